@@ -1,0 +1,1 @@
+namespace CremaD.Audio.Tests;

@@ -1,0 +1,1 @@
+namespace CremaD.Datasets.Tests;
