@@ -23,6 +23,12 @@ public static class FeatureRecipe
     public const int ResampleLowpassFilterWidth = 6;
     public const double ResampleRolloff = 0.99;
 
+    /// <summary>
+    /// Clips whose peak |sample| is at most this (2 LSB of 16-bit audio, about -84 dBFS) are digital silence:
+    /// their features are the <see cref="PowerFloor"/> dB floor rather than std-normalised dither.
+    /// </summary>
+    public const double DigitalSilencePeak = 1.0 / 16_384;
+
     /// <summary>Bump when anything above changes meaning; it keys cached features.</summary>
     public const int Version = 1;
 
@@ -47,6 +53,7 @@ public static class FeatureRecipe
         ["pre_emphasis"] = PreEmphasis,
         ["waveform_scaling"] = "divide by unbiased std (floor 1e-9)",
         ["db"] = "10*log10(max(power, 1e-10))",
+        ["silence"] = "peak |x| <= 2^-14 (2 LSB at 16 bits) => every value at the -100 dB floor",
         ["resample"] = "windowed sinc, hann window, lowpass_filter_width 6, rolloff 0.99 (torchaudio defaults)",
     };
 }
