@@ -1,1 +1,1 @@
-return 0;
+return await CremaD.Cli.CremaDCommandLine.InvokeAsync(args);
