@@ -40,6 +40,8 @@ public sealed class RabbitMqInstanceTests
             services.AddSingleton(received);
             services.AddMassTransit(bus =>
             {
+                // MassTransit 8.5 reports usage to its vendor by default; nothing here may leave the machine.
+                bus.DisableUsageTelemetry();
                 bus.AddConsumer<FeaturesReadyConsumer>();
                 bus.UsingRabbitMq((context, rabbit) =>
                 {

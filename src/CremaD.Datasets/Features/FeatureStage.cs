@@ -415,20 +415,15 @@ public static class FeatureStage
 
         private NormalisationFile? ComputeNormalisation(string trainFingerprint)
         {
-            long frames = 0;
-            var clips = 0;
-            var mean = new double[Bands];
-            var m2 = new double[Bands];
+            var train = new NormalisationAccumulator(Bands);
             for (var i = 0; i < _clipCount; i++)
             {
                 if (_entries[i] is not { Partition: Partition.Train }) continue;
-                BandStatistics.Combine(ref frames, mean, m2, _statCounts[i], _statMeans.AsSpan(i * Bands, Bands), _statM2.AsSpan(i * Bands, Bands));
-                clips++;
+                train.Merge(_statCounts[i], 1, _statMeans.AsSpan(i * Bands, Bands), _statM2.AsSpan(i * Bands, Bands));
             }
-            if (frames == 0) return null;
-            // Unbiased (n - 1), as torch.std; a single frame has no spread.
-            var std = m2.Select(v => frames > 1 ? (float)Math.Sqrt(v / (frames - 1)) : 0f).ToArray();
-            return new NormalisationFile(mean.Select(v => (float)v).ToArray(), std, frames, clips, 1, FeatureRecipe.Version, trainFingerprint);
+            if (train.Frames == 0) return null;
+            var normalisation = train.ToNormalisation();
+            return new NormalisationFile(normalisation.Mean, normalisation.Std, train.Frames, train.Clips, 1, FeatureRecipe.Version, trainFingerprint);
         }
 
         // ---- store maintenance ------------------------------------------------------------------------

@@ -1,0 +1,82 @@
+using System.Globalization;
+using Microsoft.Extensions.Configuration;
+
+namespace CremaD.ServiceDefaults;
+
+/// <summary>Which transport carries the messages.</summary>
+public enum MessagingTransport
+{
+    /// <summary>A RabbitMQ broker, from the <c>ConnectionStrings:&lt;name&gt;</c> AMQP URI.</summary>
+    RabbitMq,
+
+    /// <summary>
+    /// MassTransit's in-process transport: every producer and consumer must be in the same process (the AppHost's
+    /// embedded mode). Chosen only when no connection string is configured and <c>Messaging:Transport</c> says
+    /// <c>InMemory</c>.
+    /// </summary>
+    InMemory,
+}
+
+/// <summary>
+/// Bus settings beyond the connection string, from the configuration section <see cref="SectionName"/>
+/// (environment variables <c>Messaging__Transport</c>, <c>Messaging__RetryIntervals__0</c>, ...).
+/// </summary>
+public sealed record CremaDMessagingOptions
+{
+    public const string SectionName = "Messaging";
+
+    /// <summary>The transport asked for; a configured connection string means RabbitMQ whatever this says.</summary>
+    public MessagingTransport? Transport { get; init; }
+
+    /// <summary>
+    /// Waits between immediate redeliveries of a message whose consumer failed with a transient error (broker or
+    /// storage hiccup, timeout). After the last one the message goes to the endpoint's <c>_error</c> queue.
+    /// <see cref="CremaD.Contracts.InvalidMessageException"/> and <see cref="ArgumentException"/> are never retried.
+    /// </summary>
+    public IReadOnlyList<TimeSpan> RetryIntervals { get; init; } = DefaultRetryIntervals;
+
+    /// <summary>1 s, 5 s, 15 s: enough to ride out a broker failover or a storage throttling burst.</summary>
+    public static IReadOnlyList<TimeSpan> DefaultRetryIntervals { get; } =
+        [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15)];
+
+    /// <summary>Reads and checks the section; errors name the setting and say what is accepted.</summary>
+    /// <exception cref="InvalidOperationException">A value is malformed.</exception>
+    public static CremaDMessagingOptions FromConfiguration(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var section = configuration.GetSection(SectionName);
+        var options = new CremaDMessagingOptions();
+
+        var transport = section["Transport"];
+        if (!string.IsNullOrWhiteSpace(transport))
+        {
+            options = options with
+            {
+                Transport = transport.Trim().ToLowerInvariant() switch
+                {
+                    "rabbitmq" => MessagingTransport.RabbitMq,
+                    "inmemory" or "in-memory" => MessagingTransport.InMemory,
+                    _ => throw new InvalidOperationException(
+                        $"Configuration '{SectionName}:Transport' is '{transport}'; expected 'RabbitMq' or 'InMemory'."),
+                },
+            };
+        }
+
+        var intervals = section.GetSection("RetryIntervals");
+        if (intervals.Exists())
+        {
+            var parsed = new List<TimeSpan>();
+            foreach (var child in intervals.GetChildren().OrderBy(c => int.TryParse(c.Key, out var i) ? i : int.MaxValue))
+            {
+                if (!TimeSpan.TryParse(child.Value, CultureInfo.InvariantCulture, out var interval) || interval < TimeSpan.Zero)
+                {
+                    throw new InvalidOperationException(
+                        $"Configuration '{child.Path}' is '{child.Value}'; expected a non-negative time span such as 00:00:05.");
+                }
+                parsed.Add(interval);
+            }
+            options = options with { RetryIntervals = parsed };
+        }
+        return options;
+    }
+}

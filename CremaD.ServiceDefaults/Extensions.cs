@@ -1,0 +1,148 @@
+using CremaD.ServiceDefaults;
+using CremaD.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace Microsoft.Extensions.Hosting;
+
+/// <summary>
+/// The Aspire service-defaults every CremaD service starts with (the template's Extensions.cs, in its namespace so
+/// that <c>builder.AddServiceDefaults()</c> needs no using). A service's Program.cs is:
+/// <code>
+/// var builder = WebApplication.CreateBuilder(args);
+/// builder.AddServiceDefaults();
+/// builder.AddCremaDBlobStore();                                  // IBlobStore from ConnectionStrings__blobs
+/// builder.AddCremaDMessaging(bus => bus.AddConsumer&lt;ExtractFeatureShardConsumer&gt;());
+/// var app = builder.Build();
+/// app.MapDefaultEndpoints();                                     // /health and /alive
+/// app.Run();
+/// </code>
+/// Every service, including the queue workers that serve no API, is such a small WebApplication: it then has the
+/// /health and /alive endpoints that the AppHost's WaitFor, Container Apps probes and azd expect, and one shape
+/// to learn. <see cref="AddServiceDefaults{TBuilder}"/> also works on a plain HostApplicationBuilder (telemetry,
+/// health checks, HttpClient defaults), but such a host has no endpoint to report health on.
+/// </summary>
+public static class Extensions
+{
+    /// <summary>All health checks: 200 "Healthy" when every check passes (readiness).</summary>
+    public const string HealthEndpointPath = "/health";
+
+    /// <summary>Checks tagged <see cref="LiveTag"/> only: 200 "Healthy" while the process can serve at all (liveness).</summary>
+    public const string AlivenessEndpointPath = "/alive";
+
+    /// <summary>Tag of the checks /alive runs.</summary>
+    public const string LiveTag = "live";
+
+    /// <summary>Tag of checks on dependencies (broker, storage): a service is ready only when they pass.</summary>
+    public const string ReadyTag = "ready";
+
+    /// <summary>Name of the configuration value that switches the OTLP exporter on.</summary>
+    public const string OtlpEndpointSetting = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
+    /// <summary>
+    /// OpenTelemetry, the default health checks, service discovery, and resilience + service discovery on every
+    /// HttpClient from IHttpClientFactory.
+    /// </summary>
+    public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.ConfigureOpenTelemetry();
+        builder.AddDefaultHealthChecks();
+
+        builder.Services.AddServiceDiscovery();
+        builder.Services.ConfigureHttpClientDefaults(http =>
+        {
+            // Retries with backoff, circuit breaker and timeouts; then "http://runs-api" resolves through
+            // the services__runs-api__http__0 setting the AppHost (or azd) provides.
+            http.AddStandardResilienceHandler();
+            http.AddServiceDiscovery();
+        });
+        return builder;
+    }
+
+    /// <summary>
+    /// Logs (formatted messages and scopes), metrics (ASP.NET Core, HttpClient, runtime, MassTransit, CremaD.*) and
+    /// traces (the application's own source, CremaD.*, MassTransit, Azure SDK, ASP.NET Core without the health
+    /// endpoints, HttpClient); exported over OTLP only when <see cref="OtlpEndpointSetting"/> is configured.
+    /// </summary>
+    public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        // Azure.Core reads this switch once, at its first traced call: set it before any SDK client exists.
+        AzureSdkTracing.Enable();
+
+        builder.Logging.AddOpenTelemetry(logging =>
+        {
+            logging.IncludeFormattedMessage = true;
+            logging.IncludeScopes = true;
+        });
+
+        var openTelemetry = builder.Services.AddOpenTelemetry();
+        // The AppHost names the service with OTEL_SERVICE_NAME; started by hand, it is named after its assembly
+        // rather than "unknown_service".
+        if (string.IsNullOrWhiteSpace(builder.Configuration["OTEL_SERVICE_NAME"]))
+        {
+            openTelemetry.ConfigureResource(resource => resource.AddService(builder.Environment.ApplicationName));
+        }
+
+        openTelemetry
+            .WithMetrics(metrics => metrics
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddRuntimeInstrumentation()
+                .AddMeter(CremaDTelemetry.MassTransitName)
+                .AddMeter(CremaDTelemetry.AllSourcesPattern))
+            .WithTracing(tracing => tracing
+                .AddSource(builder.Environment.ApplicationName)
+                .AddSource(CremaDTelemetry.AllSourcesPattern)
+                .AddSource(CremaDTelemetry.MassTransitName)
+                .AddSource(AzureSdkTracing.ActivitySourceNamePattern)
+                .AddAspNetCoreInstrumentation(aspNetCore =>
+                    // Probes poll these every few seconds; their spans would drown the ones that matter.
+                    aspNetCore.Filter = context =>
+                        !context.Request.Path.StartsWithSegments(HealthEndpointPath)
+                        && !context.Request.Path.StartsWithSegments(AlivenessEndpointPath))
+                .AddHttpClientInstrumentation());
+
+        if (!string.IsNullOrWhiteSpace(builder.Configuration[OtlpEndpointSetting]))
+        {
+            // One exporter for logs, metrics and traces. It reads OTEL_EXPORTER_OTLP_ENDPOINT, _PROTOCOL
+            // (grpc or http/protobuf) and _HEADERS from configuration, i.e. from the environment the AppHost sets.
+            openTelemetry.UseOtlpExporter();
+        }
+        return builder;
+    }
+
+    /// <summary>The <c>self</c> check, tagged <see cref="LiveTag"/>: the process answers.</summary>
+    public static TBuilder AddDefaultHealthChecks<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddHealthChecks()
+            .AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
+        return builder;
+    }
+
+    /// <summary>
+    /// Maps <see cref="HealthEndpointPath"/> (every check) and <see cref="AlivenessEndpointPath"/> (live checks) in
+    /// every environment, unlike the template: Container Apps probes and the AppHost's WaitFor call them in
+    /// production too. They reveal only "Healthy", "Degraded" or "Unhealthy".
+    /// </summary>
+    public static WebApplication MapDefaultEndpoints(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.MapHealthChecks(HealthEndpointPath);
+        app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions
+        {
+            Predicate = registration => registration.Tags.Contains(LiveTag),
+        });
+        return app;
+    }
+}

@@ -1,0 +1,115 @@
+namespace CremaD.Contracts;
+
+// Commands: one service is asked to do one thing. Each has exactly one consuming endpoint (see QueueNames);
+// publishing it reaches that endpoint through the exchange named after the type, sending it to
+// "queue:<name>" reaches it directly. Consumers are idempotent: a redelivered command (at-least-once delivery)
+// does the work again over the same keys, or finds it done.
+
+/// <summary>
+/// Start a run (runs API → coordinator): features of <see cref="Dataset"/> under the recipe's feature store,
+/// then training, then evaluation. The coordinator answers with <see cref="RunSubmitted"/> or, when the
+/// dataset cannot be read, <see cref="RunFailed"/>.
+/// </summary>
+/// <param name="Name">Optional label a person gave the run.</param>
+public sealed record SubmitRun(Guid RunId, DatasetRef Dataset, RunConfig Config, DateTimeOffset SubmittedAt, string? Name = null) : IRunMessage
+{
+    public IReadOnlyList<string> FindProblems() =>
+        new Problems().RunId(RunId)
+            .Required("dataset", Dataset).AddNested("dataset", Dataset?.FindProblems())
+            .Required("config", Config).AddNested("config", Config?.FindProblems())
+            .List;
+}
+
+/// <summary>
+/// Extract the log-mel features of one shard of a run's dataset (coordinator → feature service). The service
+/// writes the shard's matrices under <see cref="OutputPrefix"/> and publishes <see cref="FeatureShardExtracted"/>;
+/// clips whose audio is bad are reported there as rejections, not failures. Shards are independent, so any
+/// number of feature service replicas work on one run in parallel.
+/// </summary>
+/// <param name="DatasetFingerprint">Fingerprint of the whole dataset (CremaD.Datasets.DatasetFingerprint); with <paramref name="RecipeVersion"/> it keys the feature store.</param>
+/// <param name="RecipeVersion">CremaD.Audio.FeatureRecipe.Version the features must follow; a service with another recipe refuses the command.</param>
+/// <param name="ShardIndex">0-based index of this shard among <paramref name="ShardCount"/>.</param>
+/// <param name="Clips">The clips of this shard, in dataset order.</param>
+/// <param name="OutputPrefix">Where to write, e.g. <see cref="BlobLayout.ShardPrefix"/> of the feature store.</param>
+public sealed record ExtractFeatureShard(
+    Guid RunId,
+    DatasetRef Dataset,
+    string DatasetFingerprint,
+    int RecipeVersion,
+    int ShardIndex,
+    int ShardCount,
+    IReadOnlyList<ShardClip> Clips,
+    string OutputPrefix) : IRunMessage
+{
+    public IReadOnlyList<string> FindProblems()
+    {
+        var problems = new Problems().RunId(RunId)
+            .Required("dataset", Dataset).AddNested("dataset", Dataset?.FindProblems())
+            .NotBlank("datasetFingerprint", DatasetFingerprint)
+            .AtLeast("recipeVersion", RecipeVersion, 1)
+            .AtLeast("shardCount", ShardCount, 1)
+            .BlobPath("outputPrefix", OutputPrefix, isPrefix: true)
+            .Each("clips", Clips, clip => clip.FindProblems());
+        if (ShardIndex < 0 || ShardIndex >= Math.Max(ShardCount, 1)) problems.Add($"shardIndex must be in [0, {ShardCount}), got {ShardIndex}.");
+        if (Clips is { Count: 0 }) problems.Add("clips must not be empty: a shard plan has no empty shards.");
+        if (Clips is { Count: > RunConfig.MaxShardSize }) problems.Add($"clips must hold at most {RunConfig.MaxShardSize} clips, got {Clips.Count}.");
+        if (Clips is not null && Clips.Where(c => c is not null).GroupBy(c => c.Id, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } duplicate)
+        {
+            problems.Add($"clips lists the clip id '{duplicate.Key}' more than once.");
+        }
+        return problems.List;
+    }
+}
+
+/// <summary>
+/// Train a model on a complete feature store (coordinator → trainer service). The trainer publishes
+/// <see cref="TrainingStarted"/>, one <see cref="TrainingEpochCompleted"/> per epoch and
+/// <see cref="TrainingCompleted"/>, writing the best model and history.json under <see cref="OutputPrefix"/>.
+/// </summary>
+/// <param name="FeatureStorePrefix">The feature store <see cref="FeaturesReady"/> announced.</param>
+/// <param name="NormalisationKey">Blob key of the train-set mean/std the model must be trained (and later evaluated) with.</param>
+/// <param name="OutputPrefix">The run's folder, <see cref="BlobLayout.RunPrefix"/>.</param>
+public sealed record TrainModel(
+    Guid RunId,
+    string FeatureStorePrefix,
+    string NormalisationKey,
+    RunConfig Config,
+    string OutputPrefix) : IRunMessage
+{
+    public IReadOnlyList<string> FindProblems() =>
+        new Problems().RunId(RunId)
+            .BlobPath("featureStorePrefix", FeatureStorePrefix, isPrefix: true)
+            .BlobPath("normalisationKey", NormalisationKey, isPrefix: false)
+            .Required("config", Config).AddNested("config", Config?.FindProblems())
+            .BlobPath("outputPrefix", OutputPrefix, isPrefix: true)
+            .List;
+}
+
+/// <summary>
+/// Evaluate a trained model on the test partition (coordinator → evaluation service): classification_report.json,
+/// test_metrics.json, confusion_matrix.png and training_curves.png under <see cref="OutputPrefix"/>, then
+/// <see cref="EvaluationCompleted"/>.
+/// </summary>
+/// <param name="ModelPrefix">Where <see cref="TrainingCompleted"/> said the model is.</param>
+public sealed record EvaluateModel(
+    Guid RunId,
+    string ModelPrefix,
+    string FeatureStorePrefix,
+    string OutputPrefix) : IRunMessage
+{
+    public IReadOnlyList<string> FindProblems() =>
+        new Problems().RunId(RunId)
+            .BlobPath("modelPrefix", ModelPrefix, isPrefix: true)
+            .BlobPath("featureStorePrefix", FeatureStorePrefix, isPrefix: true)
+            .BlobPath("outputPrefix", OutputPrefix, isPrefix: true)
+            .List;
+}
+
+/// <summary>
+/// Stop a run (runs API → coordinator). Work already queued for the run is skipped by its consumers once the
+/// coordinator has published <see cref="RunCancelled"/>; a finished run stays finished.
+/// </summary>
+public sealed record CancelRun(Guid RunId, DateTimeOffset RequestedAt, string? Reason = null) : IRunMessage
+{
+    public IReadOnlyList<string> FindProblems() => new Problems().RunId(RunId).List;
+}

@@ -1,0 +1,67 @@
+namespace CremaD.Contracts.Tests;
+
+public sealed class BlobLayoutTests
+{
+    [Fact]
+    public void A_run_has_its_own_folder_named_by_its_id()
+    {
+        Assert.Equal("runs/5b1f4c2e9a7d4e0b8c632f0d9e1a7b44/", BlobLayout.RunPrefix(SampleMessages.RunId));
+        Assert.Throws<ArgumentException>(() => BlobLayout.RunPrefix(Guid.Empty));
+    }
+
+    [Fact]
+    public void A_feature_store_is_keyed_by_dataset_fingerprint_and_recipe_version()
+    {
+        Assert.Equal("features/3fa2c9d01b7e4a55/recipe-1/", BlobLayout.FeatureStorePrefix("3fa2c9d01b7e4a55", 1));
+        Assert.NotEqual(BlobLayout.FeatureStorePrefix("3fa2c9d01b7e4a55", 1), BlobLayout.FeatureStorePrefix("3fa2c9d01b7e4a55", 2));
+
+        var error = Assert.Throws<ArgumentException>(() => BlobLayout.FeatureStorePrefix("../etc", 1));
+        Assert.Contains("'../etc'", error.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => BlobLayout.FeatureStorePrefix("abc", 0));
+    }
+
+    [Fact]
+    public void Shard_folders_list_in_index_order()
+    {
+        var store = BlobLayout.FeatureStorePrefix("abc", 1);
+        var prefixes = Enumerable.Range(0, 12).Select(i => BlobLayout.ShardPrefix(store, i, 12)).ToList();
+
+        Assert.Equal("features/abc/recipe-1/shards/shard-00003-of-00012/", prefixes[3]);
+        Assert.Equal(prefixes, prefixes.Order(StringComparer.Ordinal));
+        Assert.Throws<ArgumentOutOfRangeException>(() => BlobLayout.ShardPrefix(store, 12, 12));
+        Assert.Throws<ArgumentOutOfRangeException>(() => BlobLayout.ShardPrefix(store, -1, 12));
+        Assert.Contains("must end with '/'", Assert.Throws<ArgumentException>(() => BlobLayout.ShardPrefix("features/abc", 0, 1)).Message);
+    }
+
+    [Theory]
+    [InlineData(0, 256, 0)]
+    [InlineData(1, 256, 1)]
+    [InlineData(256, 256, 1)]
+    [InlineData(257, 256, 2)]
+    [InlineData(7442, 256, 30)]
+    [InlineData(int.MaxValue, 1000, 2147484)]
+    public void Shard_count_is_the_ceiling_of_clips_over_shard_size(int clips, int shardSize, int expected)
+    {
+        Assert.Equal(expected, BlobLayout.ShardCount(clips, shardSize));
+    }
+
+    [Theory]
+    [InlineData("runs/x/history.json", false, null)]
+    [InlineData("runs/x/", true, null)]
+    [InlineData("runs/x/", false, "has an empty segment")]
+    [InlineData("/runs/x", false, "must be relative (no leading '/')")]
+    [InlineData("runs\\x", false, "contains '\\'; separate segments with '/'")]
+    [InlineData("runs/./x", false, "has a '.' segment")]
+    [InlineData("runs//x", true, "has an empty segment")]
+    [InlineData("", true, "is empty")]
+    public void Path_rules_catch_structural_mistakes(string value, bool isPrefix, string? expected)
+    {
+        Assert.Equal(expected, BlobLayout.FindPathProblem(value, isPrefix));
+    }
+
+    [Fact]
+    public void A_queue_fails_over_to_its_error_queue()
+    {
+        Assert.Equal("extract-feature-shard_error", QueueNames.ErrorQueue(QueueNames.ExtractFeatureShard));
+    }
+}

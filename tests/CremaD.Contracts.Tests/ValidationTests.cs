@@ -1,0 +1,162 @@
+namespace CremaD.Contracts.Tests;
+
+public sealed class ValidationTests
+{
+    [Theory]
+    [MemberData(nameof(SampleMessages.AllTypes), MemberType = typeof(SampleMessages))]
+    public void The_samples_are_valid(Type type)
+    {
+        var sample = SampleMessages.ByType[type];
+
+        Assert.Empty(sample.FindProblems());
+        Assert.Same(sample, sample.ThrowIfInvalid());
+    }
+
+    [Fact]
+    public void The_recipe_defaults_are_the_training_scripts()
+    {
+        var config = RunConfig.Default;
+
+        Assert.Equal(
+            (80, 24, 3e-4, 1e-4, 42, 12, 0.05, 256, 2, 0.35, 5.0, true, true, RunDevice.Auto, 256),
+            (config.Epochs, config.BatchSize, config.LearningRate, config.WeightDecay, config.Seed, config.Patience,
+             config.LabelSmoothing, config.HiddenSize, config.NumLayers, config.Dropout, config.GradClip,
+             config.UseSpecAugment, config.UseClassWeights, config.Device, config.ShardSize));
+        Assert.Equal(RunTrainingLoop.Reference, config.Loop);
+        Assert.Empty(config.FindProblems());
+    }
+
+    [Fact]
+    public void Flags_carry_the_training_scripts_names()
+    {
+        var flags = RunConfig.Default.ToFlags();
+
+        Assert.Equal(
+            ["epochs", "batch_size", "learning_rate", "weight_decay", "seed", "patience", "label_smoothing", "hidden_size",
+             "num_layers", "dropout", "grad_clip", "use_spec_augment", "use_class_weights", "device", "loop", "shard_size"],
+            flags.Keys);
+        Assert.Equal("auto", flags["device"]);
+        Assert.Equal(3e-4, flags["learning_rate"]);
+        Assert.StartsWith("epochs=80 batch_size=24 learning_rate=0.0003 weight_decay=0.0001 seed=42", RunConfig.Default.ToString());
+        Assert.EndsWith("use_class_weights=true device=auto loop=reference shard_size=256", RunConfig.Default.ToString());
+    }
+
+    [Fact]
+    public void Every_impossible_flag_is_named()
+    {
+        var config = RunConfig.Default with
+        {
+            Epochs = 0, BatchSize = -1, LearningRate = double.NaN, WeightDecay = -1e-4, Patience = 0, LabelSmoothing = 1,
+            HiddenSize = 0, NumLayers = 0, Dropout = 1, GradClip = 0, ShardSize = RunConfig.MaxShardSize + 1, Device = (RunDevice)9,
+        };
+
+        var problems = config.FindProblems();
+
+        foreach (var flag in new[] { "epochs", "batch_size", "learning_rate", "weight_decay", "patience", "label_smoothing",
+                     "hidden_size", "num_layers", "dropout", "grad_clip", "shard_size", "device" })
+        {
+            Assert.Contains(problems, p => p.StartsWith(flag + " ", StringComparison.Ordinal));
+        }
+        Assert.Contains("epochs must be at least 1, got 0.", problems);
+        Assert.Contains($"shard_size must be at most {RunConfig.MaxShardSize}, got {RunConfig.MaxShardSize + 1}.", problems);
+    }
+
+    [Fact]
+    public void An_invalid_command_throws_with_its_type_run_and_every_problem()
+    {
+        var shard = SampleMessages.ExtractShard(1) with { ShardIndex = 2, RecipeVersion = 0 };
+
+        var error = Assert.Throws<InvalidMessageException>(() => shard.ThrowIfInvalid());
+
+        Assert.Equal("ExtractFeatureShard", error.MessageType);
+        Assert.Equal(SampleMessages.RunId, error.RunId);
+        Assert.Equal(2, error.Problems.Count);
+        Assert.Equal(
+            "ExtractFeatureShard for run 5b1f4c2e-9a7d-4e0b-8c63-2f0d9e1a7b44 is invalid: recipeVersion must be at least 1, got 0. shardIndex must be in [0, 2), got 2.",
+            error.Message);
+    }
+
+    [Fact]
+    public void A_shard_with_bad_clips_names_each_clip_and_field()
+    {
+        var clips = SampleMessages.ExtractShard(0).Clips.ToList();
+        clips[1] = clips[1] with { Label = 6 };
+        clips[2] = clips[2] with { Key = "/abs/path.wav" };
+        clips[3] = clips[3] with { Id = clips[0].Id };
+        var shard = SampleMessages.ExtractShard(0) with { Clips = clips, OutputPrefix = "features/../x/" };
+
+        var problems = shard.FindProblems();
+
+        Assert.Contains("clips[1]: label must be a class id in [0, 6), got 6.", problems);
+        Assert.Contains("clips[2]: key '/abs/path.wav' must be relative (no leading '/').", problems);
+        Assert.Contains($"clips lists the clip id '{clips[0].Id}' more than once.", problems);
+        Assert.Contains("outputPrefix 'features/../x/' has a '..' segment.", problems);
+        Assert.Contains("clips must not be empty: a shard plan has no empty shards.", (shard with { Clips = [] }).FindProblems());
+    }
+
+    [Fact]
+    public void A_message_without_a_run_id_is_invalid()
+    {
+        var problems = (SampleMessages.CancelRun with { RunId = Guid.Empty }).FindProblems();
+
+        Assert.Equal(["runId must not be empty."], problems);
+        var error = Assert.Throws<InvalidMessageException>(() => (SampleMessages.CancelRun with { RunId = Guid.Empty }).ThrowIfInvalid());
+        Assert.Null(error.RunId);
+        Assert.StartsWith("CancelRun is invalid: runId", error.Message);
+    }
+
+    [Fact]
+    public void Nested_problems_are_prefixed_with_their_field()
+    {
+        var submit = SampleMessages.SubmitRun with
+        {
+            Dataset = new DatasetRef("datasets/demo"),
+            Config = SampleMessages.Config with { Epochs = 0 },
+        };
+
+        Assert.Equal(
+            ["dataset: prefix 'datasets/demo' must end with '/'.", "config: epochs must be at least 1, got 0."],
+            submit.FindProblems());
+    }
+
+    [Fact]
+    public void Shard_statistics_must_cover_exactly_the_shards_train_clips()
+    {
+        var shard = SampleMessages.ShardExtracted(0);
+        var wrong = shard with { TrainStatistics = shard.TrainStatistics with { Frames = shard.TrainStatistics.Frames + 1 } };
+
+        Assert.Contains(
+            $"trainStatistics covers 4 clips and {shard.TrainStatistics.Frames + 1} frames, but the shard's train clips are 4 with {shard.TrainStatistics.Frames} frames.",
+            wrong.FindProblems());
+    }
+
+    [Fact]
+    public void Band_statistics_must_be_80_finite_bands_with_non_negative_spread()
+    {
+        var moments = SampleMessages.ShardExtracted(0).TrainStatistics;
+
+        Assert.Contains("mean and m2 must each have 80 bands, got 79 and 80.", (moments with { Mean = moments.Mean[..79] }).FindProblems());
+        var negative = (double[])moments.M2.Clone();
+        negative[5] = -1;
+        Assert.Contains("m2 (sums of squared deviations) must not be negative.", (moments with { M2 = negative }).FindProblems());
+        var infinite = (double[])moments.Mean.Clone();
+        infinite[0] = double.PositiveInfinity;
+        Assert.Contains("mean and m2 must be finite.", (moments with { Mean = infinite }).FindProblems());
+        Assert.Empty(BandMoments.Empty().FindProblems());
+        Assert.Contains("mean and m2 must be zero when there are no frames.", (BandMoments.Empty() with { Mean = moments.Mean }).FindProblems());
+    }
+
+    [Fact]
+    public void Events_check_their_own_consistency()
+    {
+        Assert.Contains("clips (10) must be trainClips + validationClips + testClips (9).",
+            (SampleMessages.FeaturesReady with { Clips = 10 }).FindProblems());
+        Assert.Contains("epoch: bestEpoch must be in [1, 1], got 2.",
+            (SampleMessages.EpochCompleted(1) with { Epoch = SampleMessages.Epoch(1) with { BestEpoch = 2 } }).FindProblems());
+        Assert.Contains("epoch 3 is beyond maxEpochs 2.", (SampleMessages.EpochCompleted(3) with { MaxEpochs = 2 }).FindProblems());
+        Assert.Contains("stage must be the stage that failed, not the terminal stage Completed.",
+            (SampleMessages.RunFailed with { Stage = RunStage.Completed }).FindProblems());
+        Assert.Contains("accuracy must be in [0, 1], got 1.5.", (SampleMessages.EvaluationCompleted with { Accuracy = 1.5 }).FindProblems());
+        Assert.Contains("reason must not be empty.", (SampleMessages.RunFailed with { Reason = " " }).FindProblems());
+    }
+}
