@@ -14,10 +14,11 @@ public static class CommonOptions
         Recursive = true,
     };
 
-    public static Option<DirectoryInfo> DataRoot() => new("--data-root")
+    public static Option<DirectoryInfo> DataRoot(bool required = true) => new("--data-root")
     {
-        Description = "Dataset folder: labels.csv (course layout) or AudioWAV/ (official layout)",
-        Required = true,
+        Description = "Dataset folder: labels.csv (course layout) or AudioWAV/ (official layout)"
+            + (required ? "" : "; default: the built-in demo dataset"),
+        Required = required,
     };
 
     public static Option<int> NumWorkers()

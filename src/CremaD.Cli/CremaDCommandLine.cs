@@ -15,6 +15,10 @@ public static class CremaDCommandLine
         root.Subcommands.Add(LogmelCommand.Create());
         root.Subcommands.Add(FeaturesCommand.Create());
         root.Subcommands.Add(DatasetCommand.Create());
+        root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(EvaluateCommand.Create());
+        root.Subcommands.Add(PredictCommand.Create());
+        root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(BenchmarkCommand.Create());
         return root;
     }

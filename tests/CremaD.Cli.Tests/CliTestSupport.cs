@@ -31,7 +31,7 @@ internal static class Repo
 }
 
 /// <summary>A temporary folder deleted at the end of a test.</summary>
-internal sealed class TempDir : IDisposable
+public sealed class TempDir : IDisposable
 {
     public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "cremad-cli-tests-" + Guid.NewGuid().ToString("N")[..12]);
 

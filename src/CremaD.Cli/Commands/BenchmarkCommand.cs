@@ -7,13 +7,14 @@ using CremaD.Datasets;
 
 namespace CremaD.Cli.Commands;
 
-/// <summary><c>cremad benchmark features</c>: cold feature-stage runs, timed.</summary>
+/// <summary><c>cremad benchmark features</c>: cold feature-stage runs, timed (and <c>benchmark train</c>, in its own file).</summary>
 public static class BenchmarkCommand
 {
     public static Command Create()
     {
         var command = new Command("benchmark", "Measure the speed of a stage");
         command.Subcommands.Add(CreateFeatures());
+        command.Subcommands.Add(BenchmarkTrainCommand.Create());
         return command;
     }
 

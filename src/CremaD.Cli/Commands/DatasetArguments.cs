@@ -8,9 +8,9 @@ namespace CremaD.Cli.Commands;
 /// The options that pick a dataset (--data-root, --labels, --seed, --demographics), added to a command
 /// together and turned into a <see cref="Dataset"/> in one place.
 /// </summary>
-public sealed class DatasetArguments
+public sealed class DatasetArguments(bool dataRootRequired = true)
 {
-    public Option<DirectoryInfo> DataRoot { get; } = CommonOptions.DataRoot();
+    public Option<DirectoryInfo> DataRoot { get; } = CommonOptions.DataRoot(dataRootRequired);
     public Option<FileInfo?> Labels { get; } = CommonOptions.Labels();
     public Option<int> Seed { get; } = CommonOptions.Seed();
     public Option<FileInfo?> Demographics { get; } = CommonOptions.Demographics();

@@ -1,0 +1,36 @@
+using static TorchSharp.torch;
+
+namespace CremaD.Learning;
+
+/// <summary>Maps <see cref="DeviceChoice"/> to a LibTorch device at run time.</summary>
+public static class ComputeDevice
+{
+    /// <summary>
+    /// <see cref="DeviceChoice.Auto"/> is CUDA when available, else CPU. Asking for CUDA without it is an error
+    /// rather than a silent CPU run: the CPU TorchSharp package (the default build) never has CUDA; build with
+    /// <c>-p:TorchBackend=cuda</c> for the CUDA one.
+    /// </summary>
+    public static Device Resolve(DeviceChoice choice) => choice switch
+    {
+        DeviceChoice.Cpu => CPU,
+        DeviceChoice.Cuda when cuda.is_available() => CUDA,
+        DeviceChoice.Cuda => throw new InvalidOperationException(
+            "CUDA was requested but LibTorch reports no usable CUDA device. This build uses the TorchSharp package selected by " +
+            "-p:TorchBackend (default cpu); rebuild with -p:TorchBackend=cuda on a machine with an NVIDIA driver, or use device auto/cpu."),
+        DeviceChoice.Auto => cuda.is_available() ? CUDA : CPU,
+        _ => throw new ArgumentOutOfRangeException(nameof(choice), choice, "Unknown device."),
+    };
+
+    private static readonly Lazy<int> LibTorchDefaultThreads = new(get_num_threads);
+
+    /// <summary>
+    /// Sets LibTorch's intra-op thread count (null: LibTorch's own default, one per core, even if an earlier run in
+    /// this process changed it) and returns the count in effect.
+    /// </summary>
+    public static int ApplyThreads(int? threads)
+    {
+        var count = threads ?? LibTorchDefaultThreads.Value;
+        if (get_num_threads() != count) set_num_threads(count);
+        return get_num_threads();
+    }
+}

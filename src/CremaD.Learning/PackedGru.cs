@@ -1,0 +1,289 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using PackedSequence = TorchSharp.torch.nn.utils.rnn.PackedSequence;
+
+namespace CremaD.Learning;
+
+/// <summary>Which implementation runs <see cref="SerModel"/>'s GRU. Both use the same parameters and compute the same function.</summary>
+public enum GruKernel
+{
+    /// <summary>LibTorch's own packed GRU (nn.GRU).</summary>
+    Native,
+
+    /// <summary>
+    /// <see cref="PackedGru"/>: the same equations with a hand-written backward pass that computes each recurrent
+    /// weight gradient with ONE matrix product over all frames instead of one small product (and one full-size
+    /// gradient accumulation) per time step, and that runs a layer's two directions concurrently on two threads.
+    /// </summary>
+    Fused,
+}
+
+/// <summary>The time-step layout of a packed batch: how many sequences are active at each step and where its rows start.</summary>
+internal sealed class PackedSteps
+{
+    public PackedSteps(long[] batchSizes)
+    {
+        BatchSizes = batchSizes;
+        Offsets = new long[batchSizes.Length];
+        long rows = 0;
+        for (var t = 0; t < batchSizes.Length; t++)
+        {
+            Offsets[t] = rows;
+            rows += batchSizes[t];
+        }
+        Rows = rows;
+        Sequences = batchSizes.Length == 0 ? 0 : (int)batchSizes[0];
+        // Sequence i (in sorted order) is active at every step whose batch size exceeds i; its last row is at its last step.
+        LastRows = new long[Sequences];
+        for (var t = 0; t < batchSizes.Length; t++)
+        {
+            for (var i = 0; i < batchSizes[t]; i++) LastRows[i] = Offsets[t] + i;
+        }
+    }
+
+    public long[] BatchSizes { get; }
+    public long[] Offsets { get; }
+    public long Rows { get; }
+    public int Steps => BatchSizes.Length;
+    public int Sequences { get; }
+
+    /// <summary>Packed row of each (sorted) sequence's final frame.</summary>
+    public long[] LastRows { get; }
+}
+
+/// <summary>
+/// A bidirectional multi-layer GRU over packed sequences computed with <see cref="GruLayer"/>, using the
+/// parameters of a <see cref="GRU"/> module (so weights, saved models and initialisation are shared with the
+/// native kernel). Equations as PyTorch's GRU: r = σ(W_ir x + b_ir + W_hr h + b_hr), z likewise,
+/// n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h' = (1 − z) ⊙ n + z ⊙ h.
+/// </summary>
+internal static class PackedGru
+{
+    /// <summary>The top layer's final hidden states, forward ‖ backward, in the packed batch's original order: (batch, 2H).</summary>
+    public static Tensor TopLayerSummary(GRU gru, ModelOptions options, PackedSequence input, bool training)
+    {
+        long[] batchSizes;
+        using (var cpuSizes = input.batch_sizes.cpu()) batchSizes = cpuSizes.data<long>().ToArray();
+        var steps = new PackedSteps(batchSizes);
+        var parameters = new Dictionary<string, Parameter>();
+        foreach (var (name, parameter) in gru.named_parameters()) parameters[name] = parameter;
+        var hidden = options.HiddenSize;
+
+        var layerInput = input.data;
+        Tensor? output = null;
+        for (var layer = 0; layer < options.NumLayers; layer++)
+        {
+            // Input projections for all frames and both directions in one matrix product.
+            var weightIh = cat([parameters[$"weight_ih_l{layer}"], parameters[$"weight_ih_l{layer}_reverse"]], 0);
+            var biasIh = cat([parameters[$"bias_ih_l{layer}"], parameters[$"bias_ih_l{layer}_reverse"]], 0);
+            var projections = nn.functional.linear(layerInput, weightIh, biasIh);
+            output = GruLayer.apply(projections,
+                parameters[$"weight_hh_l{layer}"], parameters[$"bias_hh_l{layer}"],
+                parameters[$"weight_hh_l{layer}_reverse"], parameters[$"bias_hh_l{layer}_reverse"], steps);
+            // Between layers, as nn.GRU does: dropout on the lower layer's output when training.
+            layerInput = layer < options.NumLayers - 1 && training && options.Dropout > 0
+                ? nn.functional.dropout(output, options.Dropout, training: true)
+                : output;
+        }
+
+        // The forward direction ends at each sequence's last frame; the backward direction at frame 0 (the first rows).
+        using var lastRows = tensor(steps.LastRows, device: output!.device);
+        var summary = cat([output.narrow(1, 0, hidden).index_select(0, lastRows), output.narrow(1, hidden, hidden).narrow(0, 0, steps.Sequences)], 1);
+        return input.unsorted_indices is null || input.unsorted_indices.IsInvalid ? summary : summary.index_select(0, input.unsorted_indices);
+    }
+}
+
+/// <summary>
+/// Both directions of one GRU layer over a packed batch, given the input projections of every frame
+/// (rows × 6H: forward gates then backward gates). Returns every frame's hidden state, forward ‖ backward
+/// (rows × 2H), in packed order. The two directions are independent, so forward and backward passes run them
+/// concurrently. The backward pass keeps the per-step recursion for the hidden state but collects the gate
+/// gradients of all frames and forms dW_hh and db_hh with one matrix product at the end.
+/// </summary>
+/// <remarks>Arguments: projections, weight_hh, bias_hh, weight_hh_reverse, bias_hh_reverse, <see cref="PackedSteps"/>.</remarks>
+internal sealed class GruLayer : autograd.SingleTensorFunction<GruLayer>
+{
+    public override string Name => nameof(GruLayer);
+
+    public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+    {
+        var projections = (Tensor)vars[0];
+        var steps = (PackedSteps)vars[5];
+        var weights = new[] { (Tensor)vars[1], (Tensor)vars[3] };
+        var biases = new[] { (Tensor)vars[2], (Tensor)vars[4] };
+        var hidden = weights[0].shape[1];
+        var rows = steps.Rows;
+        var options = (projections.dtype, projections.device);
+
+        // Everything the threads write is allocated here, on the calling thread, so it belongs to the caller's scope.
+        var output = empty(rows, 2 * hidden, dtype: options.dtype, device: options.device);
+        var saved = new DirectionBuffers[2];
+        for (var d = 0; d < 2; d++) saved[d] = DirectionBuffers.Allocate(rows, hidden, options.dtype, options.device);
+        var threads = get_num_threads();
+        RunBoth(threads, direction => Forward(
+            projections.narrow(1, direction * 3 * hidden, 3 * hidden), weights[direction], biases[direction], steps,
+            reverse: direction == 1, output.narrow(1, direction * hidden, hidden), saved[direction]));
+
+        ctx.save_for_backward([weights[0], weights[1], .. saved[0].All, .. saved[1].All]);
+        ctx.save_data("steps", steps);
+        ctx.save_data("threads", threads);
+        return output;
+    }
+
+    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
+    {
+        var saved = ctx.get_saved_variables();
+        var weights = new[] { saved[0], saved[1] };
+        var buffers = new[] { DirectionBuffers.From(saved, 2), DirectionBuffers.From(saved, 2 + DirectionBuffers.Count) };
+        var steps = (PackedSteps)ctx.get_data("steps");
+        var threads = (int)ctx.get_data("threads");
+        var hidden = weights[0].shape[1];
+        var gradOutputs = gradOutput.contiguous();
+
+        var gradProjections = empty(steps.Rows, 6 * hidden, dtype: gradOutput.dtype, device: gradOutput.device);
+        var gradWeights = new Tensor[2];
+        var gradBiases = new Tensor[2];
+        for (var d = 0; d < 2; d++)
+        {
+            gradWeights[d] = empty_like(weights[d]);
+            gradBiases[d] = empty(3 * hidden, dtype: gradOutput.dtype, device: gradOutput.device);
+        }
+        RunBoth(threads, direction => Backward(
+            gradOutputs.narrow(1, direction * hidden, hidden), weights[direction], steps, reverse: direction == 1, buffers[direction],
+            gradProjections.narrow(1, direction * 3 * hidden, 3 * hidden), gradWeights[direction], gradBiases[direction]));
+        return [gradProjections, gradWeights[0], gradBiases[0], gradWeights[1], gradBiases[1], null!];
+    }
+
+    /// <summary>
+    /// Runs the two directions on two threads, each with <paramref name="threads"/> intra-op threads (LibTorch's
+    /// setting is per thread), without gradient recording (the caller's autograd mode does not reach a new thread).
+    /// </summary>
+    private static void RunBoth(int threads, Action<int> direction)
+    {
+        void Run(int d)
+        {
+            if (get_num_threads() != threads) set_num_threads(threads);
+            using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
+            direction(d);
+        }
+        var backwardDirection = Task.Run(() => Run(1));
+        try
+        {
+            Run(0);
+        }
+        finally
+        {
+            try
+            {
+                backwardDirection.Wait();
+            }
+            catch (AggregateException e) when (e.InnerExceptions.Count == 1)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+            }
+        }
+    }
+
+    private static void Forward(Tensor projections, Tensor weight, Tensor bias, PackedSteps steps, bool reverse, Tensor output,
+        DirectionBuffers saved)
+    {
+        var hidden = weight.shape[1];
+        var weightT = weight.t();
+        var state = zeros(reverse ? steps.BatchSizes[^1] : steps.BatchSizes[0], hidden, dtype: projections.dtype, device: projections.device);
+        for (var k = 0; k < steps.Steps; k++)
+        {
+            using var stepScope = NewDisposeScope();
+            var t = reverse ? steps.Steps - 1 - k : k;
+            var batch = steps.BatchSizes[t];
+            var offset = steps.Offsets[t];
+            var rows = state.shape[0];
+            // Forward in time the batch shrinks as sequences end; backward in time new sequences start from zeros.
+            var statePrevious = rows == batch ? state
+                : rows > batch ? state.narrow(0, 0, batch)
+                : cat([state, zeros(batch - rows, hidden, dtype: state.dtype, device: state.device)], 0);
+            var inputGates = projections.narrow(0, offset, batch);
+            var hiddenGates = addmm(bias, statePrevious, weightT, beta: 1, alpha: 1);
+            var gates = (inputGates.narrow(1, 0, 2 * hidden) + hiddenGates.narrow(1, 0, 2 * hidden)).sigmoid_();
+            var reset = gates.narrow(1, 0, hidden);
+            var update = gates.narrow(1, hidden, hidden);
+            var hiddenCandidate = hiddenGates.narrow(1, 2 * hidden, hidden);
+            var candidate = inputGates.narrow(1, 2 * hidden, hidden).addcmul(reset, hiddenCandidate, value: 1).tanh_();
+            // (1 − z) ⊙ n + z ⊙ h = n + z ⊙ (h − n)
+            var next = candidate.lerp(statePrevious, update);
+
+            output.narrow(0, offset, batch).copy_(next);
+            saved.Previous.narrow(0, offset, batch).copy_(statePrevious);
+            saved.Gates.narrow(0, offset, batch).copy_(gates);
+            saved.Candidates.narrow(0, offset, batch).copy_(candidate);
+            saved.HiddenCandidates.narrow(0, offset, batch).copy_(hiddenCandidate);
+            state = next.MoveToOuterDisposeScope();
+        }
+    }
+
+    private static void Backward(Tensor gradOutput, Tensor weight, PackedSteps steps, bool reverse, DirectionBuffers saved,
+        Tensor gradProjections, Tensor gradWeight, Tensor gradBias)
+    {
+        var hidden = weight.shape[1];
+        var gradHiddenGates = empty(steps.Rows, 3 * hidden, dtype: gradOutput.dtype, device: gradOutput.device);
+        Tensor? carry = null;
+        // Walk the steps in the opposite order to the forward pass.
+        for (var k = steps.Steps - 1; k >= 0; k--)
+        {
+            using var stepScope = NewDisposeScope();
+            var t = reverse ? steps.Steps - 1 - k : k;
+            var batch = steps.BatchSizes[t];
+            var offset = steps.Offsets[t];
+            var gradState = gradOutput.narrow(0, offset, batch);
+            if (carry is not null)
+            {
+                var carried = carry.shape[0];
+                gradState = carried == batch ? gradState + carry
+                    : carried > batch ? gradState + carry.narrow(0, 0, batch)
+                    : cat([gradState.narrow(0, 0, carried) + carry, gradState.narrow(0, carried, batch - carried)], 0);
+            }
+            var gates = saved.Gates.narrow(0, offset, batch);
+            var reset = gates.narrow(1, 0, hidden);
+            var update = gates.narrow(1, hidden, hidden);
+            var candidate = saved.Candidates.narrow(0, offset, batch);
+            var hiddenCandidate = saved.HiddenCandidates.narrow(0, offset, batch);
+            var statePrevious = saved.Previous.narrow(0, offset, batch);
+
+            var gradThroughUpdate = gradState * update;                       // ∂h'/∂h, direct path
+            var gradCandidate = gradState - gradThroughUpdate;                // ⊙ (1 − z)
+            var gradUpdate = gradState * (statePrevious - candidate);
+            var gradCandidatePre = gradCandidate.addcmul(gradCandidate * candidate, candidate, value: -1); // ⊙ (1 − n²)
+            var gradGatesPre = cat([gradCandidatePre * hiddenCandidate, gradUpdate], 1)
+                .mul_(gates.addcmul(gates, gates, value: -1));                // ⊙ σ'(·) for r and z
+            var gradHidden = gradHiddenGates.narrow(0, offset, batch);
+            gradHidden.narrow(1, 0, 2 * hidden).copy_(gradGatesPre);
+            gradHidden.narrow(1, 2 * hidden, hidden).copy_(gradCandidatePre * reset);
+            var gradInput = gradProjections.narrow(0, offset, batch);
+            gradInput.narrow(1, 0, 2 * hidden).copy_(gradGatesPre);
+            gradInput.narrow(1, 2 * hidden, hidden).copy_(gradCandidatePre);
+            carry?.Dispose();
+            carry = addmm(gradThroughUpdate, gradHidden, weight, beta: 1, alpha: 1).MoveToOuterDisposeScope();
+        }
+        carry?.Dispose();
+        gradWeight.copy_(gradHiddenGates.t().mm(saved.Previous));
+        gradBias.copy_(gradHiddenGates.sum(0L, keepdim: false));
+    }
+
+    /// <summary>What the forward pass of one direction keeps for its backward pass (all rows × …, in packed order).</summary>
+    private sealed record DirectionBuffers(Tensor Previous, Tensor Gates, Tensor Candidates, Tensor HiddenCandidates)
+    {
+        public const int Count = 4;
+
+        public Tensor[] All => [Previous, Gates, Candidates, HiddenCandidates];
+
+        public static DirectionBuffers Allocate(long rows, long hidden, ScalarType dtype, Device device) => new(
+            empty(rows, hidden, dtype: dtype, device: device),
+            empty(rows, 2 * hidden, dtype: dtype, device: device),
+            empty(rows, hidden, dtype: dtype, device: device),
+            empty(rows, hidden, dtype: dtype, device: device));
+
+        public static DirectionBuffers From(IReadOnlyList<Tensor> saved, int start) =>
+            new(saved[start], saved[start + 1], saved[start + 2], saved[start + 3]);
+    }
+}

@@ -1,0 +1,78 @@
+using System.Text.Json.Serialization;
+
+namespace CremaD.Learning;
+
+/// <summary>Where tensors live. <see cref="Auto"/> takes CUDA when TorchSharp reports it available, else the CPU.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<DeviceChoice>))]
+public enum DeviceChoice
+{
+    Auto,
+    Cpu,
+    Cuda,
+}
+
+/// <summary>
+/// How an epoch is executed. Both apply the same recipe (model, loss, optimiser, schedule, augmentation,
+/// early stopping); they differ in how batches are formed and fed.
+/// </summary>
+[JsonConverter(typeof(JsonStringEnumConverter<TrainingLoop>))]
+public enum TrainingLoop
+{
+    /// <summary>The seed scripts' loop: random batches, tensors built from each clip's array every step.</summary>
+    Reference,
+
+    /// <summary>Length-bucketed random batches over features resident in one normalised tensor.</summary>
+    Fast,
+}
+
+/// <summary>
+/// The training recipe. Names and defaults are those of the original training script; <see cref="Device"/>,
+/// <see cref="Loop"/> and <see cref="Threads"/> are this implementation's additions.
+/// </summary>
+public sealed record TrainingOptions
+{
+    public int Epochs { get; init; } = 80;
+    public int BatchSize { get; init; } = 24;
+    public double LearningRate { get; init; } = 3e-4;
+    public double WeightDecay { get; init; } = 1e-4;
+    public int Seed { get; init; } = 42;
+    /// <summary>Epochs without a validation-accuracy improvement before training stops.</summary>
+    public int Patience { get; init; } = 12;
+    public double LabelSmoothing { get; init; } = 0.05;
+    public int HiddenSize { get; init; } = 256;
+    public int NumLayers { get; init; } = 2;
+    public double Dropout { get; init; } = 0.35;
+    /// <summary>Maximum global L2 norm of the gradients (clip_grad_norm_).</summary>
+    public double GradClip { get; init; } = 5.0;
+    public bool UseSpecAugment { get; init; } = true;
+    /// <summary>Weight class c by n / (k · count_c) over the train partition.</summary>
+    public bool UseClassWeights { get; init; } = true;
+    public DeviceChoice Device { get; init; } = DeviceChoice.Auto;
+    public TrainingLoop Loop { get; init; } = TrainingLoop.Reference;
+    /// <summary>
+    /// LibTorch intra-op threads (torch.set_num_threads). The fast loop runs each GRU layer's two directions
+    /// concurrently, so there it is the count per direction, and null means half the processors; for the reference
+    /// loop null keeps LibTorch's default (one per core). Results are reproducible for a fixed value.
+    /// </summary>
+    public int? Threads { get; init; }
+
+    /// <summary>The model these options train, for <paramref name="classes"/> classes of 80-band features.</summary>
+    public ModelOptions ToModelOptions(int classes, int inputSize = CremaD.Audio.FeatureRecipe.MelBands) =>
+        new(inputSize, HiddenSize, NumLayers, Dropout, classes);
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first impossible value.</summary>
+    public void Validate()
+    {
+        if (Epochs < 1) throw new ArgumentException($"Epochs must be at least 1, got {Epochs}.");
+        if (BatchSize < 1) throw new ArgumentException($"Batch size must be at least 1, got {BatchSize}.");
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new ArgumentException($"Learning rate must be positive, got {LearningRate}.");
+        if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay)) throw new ArgumentException($"Weight decay must be non-negative, got {WeightDecay}.");
+        if (Patience < 1) throw new ArgumentException($"Patience must be at least 1, got {Patience}.");
+        if (!(LabelSmoothing >= 0 && LabelSmoothing < 1)) throw new ArgumentException($"Label smoothing must be in [0, 1), got {LabelSmoothing}.");
+        if (!(GradClip > 0)) throw new ArgumentException($"Gradient clip norm must be positive, got {GradClip}.");
+        if (Threads is < 1) throw new ArgumentException($"Thread count must be at least 1, got {Threads}.");
+        if (!Enum.IsDefined(Device)) throw new ArgumentException($"Unknown device {Device}.");
+        if (!Enum.IsDefined(Loop)) throw new ArgumentException($"Unknown training loop {Loop}.");
+        ToModelOptions(classes: 2).Validate();
+    }
+}

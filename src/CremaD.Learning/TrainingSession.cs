@@ -1,0 +1,345 @@
+using System.Diagnostics;
+using CremaD.Evaluation;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn.utils.rnn;
+
+namespace CremaD.Learning;
+
+/// <summary>Per-epoch training totals.</summary>
+internal sealed record EpochTotals(double Loss, double Accuracy, long Frames, int Steps);
+
+/// <summary>What one epoch produced and how long its parts took.</summary>
+internal sealed record EpochMeasurement(EpochRecord Record, double TrainSeconds, double ValidationSeconds, long TrainFrames);
+
+/// <summary>
+/// The live objects of one training run on one device: model, optimiser, schedule, loss and the loop that feeds
+/// them. Runs one epoch at a time; the caller (<see cref="Trainer"/>) decides about checkpoints and stopping.
+/// Single-threaded, like the module it owns.
+/// </summary>
+internal sealed class TrainingSession : IDisposable
+{
+    private readonly Tensor? classWeights;
+    private readonly optim.lr_scheduler.LRScheduler scheduler;
+    private readonly IEpochLoop loop;
+    private readonly Parameter[] parameters;
+
+    public TrainingSession(TrainingData data, TrainingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        data.Validate();
+        Data = data;
+        Options = options;
+        Device = ComputeDevice.Resolve(options.Device);
+        // The fused kernel of the fast loop runs a layer's two directions on two threads, each with this many intra-op threads.
+        Threads = ComputeDevice.ApplyThreads(options.Threads ?? (options.Loop == TrainingLoop.Fast ? FastLoop.DefaultThreadsPerDirection : null));
+
+        manual_seed(Seeds.Initialisation(options.Seed));
+        if (Device.type == DeviceType.CUDA) cuda.manual_seed_all(Seeds.Initialisation(options.Seed));
+        Model = new SerModel(options.ToModelOptions(data.Classes))
+        {
+            Kernel = options.Loop == TrainingLoop.Fast ? GruKernel.Fused : GruKernel.Native,
+        };
+        Model.to(Device);
+        parameters = Model.parameters().ToArray();
+        // TorchSharp's AdamW defaults to weight_decay 0 (PyTorch's to 0.01): the recipe's value is passed explicitly.
+        Optimizer = optim.AdamW(parameters, lr: options.LearningRate, beta1: 0.9, beta2: 0.999, eps: 1e-8,
+            weight_decay: options.WeightDecay);
+        // One scheduler step per epoch over T_max = epochs; the constructor's own step leaves the initial rate in place.
+        scheduler = optim.lr_scheduler.CosineAnnealingLR(Optimizer, options.Epochs);
+        classWeights = options.UseClassWeights ? tensor(ClassWeights.Balanced(data.Train, data.Classes)).to(Device) : null;
+        Normaliser = new FeatureNormaliser(data.Normalisation, Device);
+        Augment = options.UseSpecAugment ? SpecAugment.Recipe : null;
+        loop = options.Loop switch
+        {
+            TrainingLoop.Reference => new ReferenceLoop(),
+            TrainingLoop.Fast => new FastLoop(this),
+            _ => throw new ArgumentOutOfRangeException(nameof(options), options.Loop, "Unknown training loop."),
+        };
+    }
+
+    public TrainingData Data { get; }
+    public TrainingOptions Options { get; }
+    public Device Device { get; }
+    public int Threads { get; }
+    public SerModel Model { get; }
+    public AdamW Optimizer { get; }
+    public FeatureNormaliser Normaliser { get; }
+    public SpecAugment? Augment { get; }
+
+    /// <summary>Epochs whose scheduler step has been taken.</summary>
+    public int CompletedEpochs { get; private set; }
+
+    public int BatchesPerEpoch => (Data.Train.Count + Options.BatchSize - 1) / Options.BatchSize;
+
+    /// <summary>The learning rate the next epoch trains with.</summary>
+    public double LearningRate => Optimizer.ParamGroups.First().LearningRate;
+
+    public string DeviceName => Device.type == DeviceType.CUDA ? "cuda" : "cpu";
+
+    /// <summary>Trains epoch <paramref name="epoch"/> (1-based, the next one), validates, and steps the schedule.</summary>
+    public EpochMeasurement RunEpoch(int epoch, ITrainingObserver? observer, CancellationToken cancellationToken)
+    {
+        if (epoch != CompletedEpochs + 1) throw new InvalidOperationException($"Epoch {epoch} cannot follow epoch {CompletedEpochs}.");
+        // Every random draw of the epoch comes from these two generators, seeded from (seed, epoch) alone.
+        manual_seed(Seeds.Torch(Options.Seed, epoch));
+        if (Device.type == DeviceType.CUDA) cuda.manual_seed_all(Seeds.Torch(Options.Seed, epoch));
+        var random = new Random(Seeds.Host(Options.Seed, epoch));
+        var learningRate = LearningRate;
+
+        var clock = Stopwatch.StartNew();
+        Model.train();
+        var train = loop.Train(this, epoch, random, observer, cancellationToken);
+        var trainSeconds = clock.Elapsed.TotalSeconds;
+        Model.eval();
+        var (validationLoss, validationAccuracy) = loop.Validate(this);
+        Model.train();
+        var seconds = clock.Elapsed.TotalSeconds;
+
+        scheduler.step();
+        CompletedEpochs = epoch;
+        var record = new EpochRecord(epoch, train.Loss, train.Accuracy, validationLoss, validationAccuracy, learningRate, seconds);
+        return new EpochMeasurement(record, trainSeconds, seconds - trainSeconds, train.Frames);
+    }
+
+    /// <summary>The recipe's loss: cross-entropy with label smoothing and (optionally) class weights, mean-reduced.</summary>
+    public Tensor Loss(Tensor logits, Tensor labels) =>
+        nn.functional.cross_entropy(logits, labels, classWeights, label_smoothing: Options.LabelSmoothing);
+
+    /// <summary>One optimiser step on <paramref name="loss"/>: backward, clip the global gradient norm, AdamW.</summary>
+    public void Step(Tensor loss)
+    {
+        Optimizer.zero_grad();
+        loss.backward();
+        nn.utils.clip_grad_norm_(parameters, Options.GradClip);
+        Optimizer.step();
+    }
+
+    public Tensor ToDevice(Tensor tensor) => Device.type == DeviceType.CPU ? tensor : tensor.to(Device);
+
+    /// <summary>
+    /// Restores a checkpoint's position: weights, then the schedule replayed epoch by epoch (it is chainable, so
+    /// replaying reproduces the exact rates), then the optimiser state, which also carries the current rate.
+    /// </summary>
+    public void Restore(BinaryReader reader, int completedEpochs, double expectedLearningRate, string source)
+    {
+        Model.load(reader);
+        for (var epoch = 1; epoch <= completedEpochs; epoch++) scheduler.step();
+        Optimizer.load_state_dict(reader);
+        CompletedEpochs = completedEpochs;
+        if (BitConverter.DoubleToInt64Bits(LearningRate) != BitConverter.DoubleToInt64Bits(expectedLearningRate))
+            throw new InvalidDataException(
+                $"Checkpoint '{source}' says the learning rate after epoch {completedEpochs} is {expectedLearningRate}, but the schedule gives {LearningRate}.");
+    }
+
+    public void Save(BinaryWriter writer)
+    {
+        Model.save(writer);
+        Optimizer.save_state_dict(writer);
+    }
+
+    public void Dispose()
+    {
+        (loop as IDisposable)?.Dispose();
+        Normaliser.Dispose();
+        classWeights?.Dispose();
+        Optimizer.Dispose();
+        Model.Dispose();
+    }
+}
+
+/// <summary>How one epoch's training and validation passes are executed.</summary>
+internal interface IEpochLoop
+{
+    EpochTotals Train(TrainingSession session, int epoch, Random random, ITrainingObserver? observer, CancellationToken cancellationToken);
+
+    (double Loss, double Accuracy) Validate(TrainingSession session);
+}
+
+/// <summary>
+/// The seed's loop, kept as its baseline: random batches; per step, each clip's array becomes a tensor, is
+/// normalised and augmented, the batch is packed, and loss and correct count are read back with item().
+/// </summary>
+internal sealed class ReferenceLoop : IEpochLoop
+{
+    public EpochTotals Train(TrainingSession session, int epoch, Random random, ITrainingObserver? observer, CancellationToken cancellationToken)
+    {
+        var clips = session.Data.Train;
+        var batches = Batching.Random(clips.Count, session.Options.BatchSize, random);
+        double lossSum = 0;
+        long correct = 0, frames = 0;
+        var done = 0;
+        for (var b = 0; b < batches.Length; b++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            var batch = batches[b];
+            var sequences = new Tensor[batch.Length];
+            var labels = new long[batch.Length];
+            for (var i = 0; i < batch.Length; i++)
+            {
+                var clip = clips[batch[i]];
+                var features = session.Normaliser.Normalise(session.ToDevice(tensor(clip.Data, [clip.Frames, FeatureChecks.Bands])));
+                session.Augment?.Draw(random, clip.Frames, FeatureChecks.Bands)?.ApplyTo(features);
+                sequences[i] = features;
+                labels[i] = clip.Label;
+                frames += clip.Frames;
+            }
+            var target = session.ToDevice(tensor(labels));
+            var packed = pack_sequence(sequences, enforce_sorted: false);
+            var logits = session.Model.call(packed);
+            var loss = session.Loss(logits, target);
+            session.Step(loss);
+
+            var batchLoss = loss.item<float>();
+            correct += logits.argmax(1).eq(target).sum().item<long>();
+            lossSum += batchLoss * (double)batch.Length;
+            done += batch.Length;
+            observer?.OnBatchCompleted(new BatchProgress(epoch, b + 1, batches.Length, done, clips.Count, batchLoss));
+        }
+        return new EpochTotals(lossSum / clips.Count, correct / (double)clips.Count, frames, batches.Length);
+    }
+
+    public (double Loss, double Accuracy) Validate(TrainingSession session)
+    {
+        var clips = session.Data.Validation;
+        var batchSize = session.Options.BatchSize;
+        double lossSum = 0;
+        long correct = 0;
+        using var noGrad = no_grad();
+        for (var start = 0; start < clips.Count; start += batchSize)
+        {
+            using var scope = NewDisposeScope();
+            var count = Math.Min(batchSize, clips.Count - start);
+            var sequences = new Tensor[count];
+            var labels = new long[count];
+            for (var i = 0; i < count; i++)
+            {
+                var clip = clips[start + i];
+                sequences[i] = session.Normaliser.Normalise(session.ToDevice(tensor(clip.Data, [clip.Frames, FeatureChecks.Bands])));
+                labels[i] = clip.Label;
+            }
+            var target = session.ToDevice(tensor(labels));
+            var logits = session.Model.call(pack_sequence(sequences, enforce_sorted: false));
+            lossSum += session.Loss(logits, target).item<float>() * (double)count;
+            correct += logits.argmax(1).eq(target).sum().item<long>();
+        }
+        return (lossSum / clips.Count, correct / (double)clips.Count);
+    }
+}
+
+/// <summary>
+/// The same recipe, computed faster: the model runs the <see cref="GruKernel.Fused"/> GRU (same function and
+/// gradients, cheaper backward pass), features are resident in one normalised tensor per partition (a step takes
+/// views, cloning only the clips it augments), batches are length-bucketed (fewer packed time steps per batch),
+/// correct counts accumulate on the device and are read once per epoch, and validation runs in large
+/// length-sorted batches with one read-back at the end.
+/// </summary>
+internal sealed class FastLoop : IEpochLoop, IDisposable
+{
+    /// <summary>Batches per length-sorting pool: big enough that a batch's lengths are close, small enough to keep batches varied.</summary>
+    public const int PoolBatches = 32;
+
+    /// <summary>Intra-op threads per GRU direction when none are requested: the two directions then use every processor.</summary>
+    public static int DefaultThreadsPerDirection => Math.Max(1, Environment.ProcessorCount / 2);
+
+    /// <summary>Clips per validation batch; evaluation keeps no activations for backward, so large batches are cheap.</summary>
+    public const int ValidationBatchClips = 128;
+
+    private readonly ResidentClips train;
+    private readonly ResidentClips validation;
+    private readonly int[][] validationBatches;
+    private readonly Tensor[] validationTargets;
+
+    public FastLoop(TrainingSession session)
+    {
+        train = ResidentClips.Build(session.Data.Train, session.Normaliser, session.Device);
+        validation = ResidentClips.Build(session.Data.Validation, session.Normaliser, session.Device);
+        validationBatches = Batching.ByLength(validation.Frames, ValidationBatchClips);
+        validationTargets = validationBatches.Select(batch => session.ToDevice(tensor(batch.Select(i => validation.Labels[i]).ToArray()))).ToArray();
+    }
+
+    public EpochTotals Train(TrainingSession session, int epoch, Random random, ITrainingObserver? observer, CancellationToken cancellationToken)
+    {
+        var batches = Batching.LengthBucketed(train.Frames, session.Options.BatchSize, PoolBatches, random);
+        using var correct = zeros(1, dtype: ScalarType.Int64, device: session.Device);
+        double lossSum = 0;
+        long frames = 0;
+        var done = 0;
+        for (var b = 0; b < batches.Length; b++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            var batch = batches[b];
+            var sequences = new Tensor[batch.Length];
+            var labels = new long[batch.Length];
+            for (var i = 0; i < batch.Length; i++)
+            {
+                var clip = batch[i];
+                var masks = session.Augment?.Draw(random, train.Frames[clip], FeatureChecks.Bands);
+                var view = train.View(clip);
+                if (masks is not null)
+                {
+                    // The resident tensor is shared by every epoch: augment a copy, never the view.
+                    view = view.clone();
+                    masks.ApplyTo(view);
+                }
+                sequences[i] = view;
+                labels[i] = train.Labels[clip];
+                frames += train.Frames[clip];
+            }
+            var target = session.ToDevice(tensor(labels));
+            var logits = session.Model.call(pack_sequence(sequences, enforce_sorted: false));
+            var loss = session.Loss(logits, target);
+            session.Step(loss);
+
+            correct.add_(logits.argmax(1).eq(target).sum());
+            var batchLoss = loss.item<float>();
+            lossSum += batchLoss * (double)batch.Length;
+            done += batch.Length;
+            observer?.OnBatchCompleted(new BatchProgress(epoch, b + 1, batches.Length, done, train.Count, batchLoss));
+        }
+        return new EpochTotals(lossSum / train.Count, correct.item<long>() / (double)train.Count, frames, batches.Length);
+    }
+
+    public (double Loss, double Accuracy) Validate(TrainingSession session)
+    {
+        // Evaluation runs the native kernel on one thread: give it the threads both directions used in training.
+        set_num_threads(Math.Max(session.Threads, Math.Min(2 * session.Threads, Environment.ProcessorCount)));
+        try
+        {
+            return ValidateBatches(session);
+        }
+        finally
+        {
+            set_num_threads(session.Threads);
+        }
+    }
+
+    private (double Loss, double Accuracy) ValidateBatches(TrainingSession session)
+    {
+        using var noGrad = no_grad();
+        using var lossSum = zeros(1, dtype: ScalarType.Float64, device: session.Device);
+        using var correct = zeros(1, dtype: ScalarType.Int64, device: session.Device);
+        for (var b = 0; b < validationBatches.Length; b++)
+        {
+            using var scope = NewDisposeScope();
+            var batch = validationBatches[b];
+            var logits = session.Model.call(pack_sequence(batch.Select(validation.View), enforce_sorted: false));
+            var target = validationTargets[b];
+            lossSum.add_(session.Loss(logits, target).to(ScalarType.Float64) * batch.Length);
+            correct.add_(logits.argmax(1).eq(target).sum());
+        }
+        return (lossSum.item<double>() / validation.Count, correct.item<long>() / (double)validation.Count);
+    }
+
+    public void Dispose()
+    {
+        foreach (var target in validationTargets) target.Dispose();
+        train.Dispose();
+        validation.Dispose();
+    }
+}

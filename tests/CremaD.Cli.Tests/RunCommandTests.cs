@@ -1,0 +1,129 @@
+using System.Buffers.Binary;
+using System.Text.Json;
+using CremaD.Datasets;
+using CremaD.Learning;
+
+namespace CremaD.Cli.Tests;
+
+/// <summary>
+/// The whole path through the CLI on the built-in demo dataset (real WAV files): `run`, then `evaluate` and `predict`
+/// on what it produced. A small model and few epochs keep it quick; the recipe is otherwise the real one.
+/// </summary>
+public sealed class RunCommandTests : IClassFixture<RunCommandTests.DemoRun>
+{
+    /// <summary>One `cremad run` shared by the tests of this class.</summary>
+    public sealed class DemoRun : IAsyncLifetime
+    {
+        public TempDir Dir { get; } = new();
+        public string Output => Dir["run"];
+        public int ExitCode { get; private set; }
+        public string Stdout { get; private set; } = "";
+        public string Stderr { get; private set; } = "";
+
+        public async Task InitializeAsync()
+        {
+            (ExitCode, Stdout, Stderr) = await Cremad.RunAsync("run", "--output-dir", Output,
+                "--epochs", "2", "--hidden-size", "16", "--batch-size", "16", "--threads", "1");
+        }
+
+        public Task DisposeAsync()
+        {
+            Dir.Dispose();
+            return Task.CompletedTask;
+        }
+    }
+
+    private readonly DemoRun run;
+
+    public RunCommandTests(DemoRun run) => this.run = run;
+
+    [Fact]
+    public void Run_without_data_root_uses_the_demo_and_writes_every_artifact()
+    {
+        Assert.True(run.ExitCode == 0, run.Stdout + run.Stderr);
+        Assert.Contains("built-in demo dataset", run.Stdout);
+        foreach (var name in new[] { "best_model", "model.json", "last_checkpoint", "history.json", "training_curves.png", "confusion_matrix.png",
+                     "classification_report.json", "test_metrics.json", "test_predictions.csv", "run.json" })
+        {
+            Assert.True(File.Exists(Path.Combine(run.Output, name)), $"missing {name}");
+        }
+
+        using var history = JsonDocument.Parse(File.ReadAllText(Path.Combine(run.Output, "history.json")));
+        Assert.Equal(2, history.RootElement.GetArrayLength());
+
+        using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(run.Output, "classification_report.json")));
+        var keys = report.RootElement.EnumerateObject().Select(p => p.Name).ToArray();
+        Assert.Equal(["anger", "disgust", "fear", "happy", "neutral", "sad", "accuracy", "macro avg", "weighted avg"], keys);
+        var demoTest = File.ReadAllLines(Path.Combine(Repo.Demo, "labels.csv")).Count(l => l.TrimEnd().EndsWith(",test", StringComparison.Ordinal));
+        Assert.Equal(demoTest, report.RootElement.GetProperty("macro avg").GetProperty("support").GetInt32());
+
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(run.Output, "run.json")));
+        Assert.Equal(64, manifest.RootElement.GetProperty("dataset").GetProperty("fingerprint").GetString()!.Length);
+        Assert.Equal(2, manifest.RootElement.GetProperty("results").GetProperty("epochs_run").GetInt32());
+        Assert.Equal(16, manifest.RootElement.GetProperty("training").GetProperty("hidden_size").GetInt32());
+    }
+
+    [Theory]
+    [InlineData("training_curves.png", 1200, 500)]
+    [InlineData("confusion_matrix.png", 800, 700)]
+    public void Plots_are_pngs_of_the_expected_size(string name, int width, int height)
+    {
+        var bytes = File.ReadAllBytes(Path.Combine(run.Output, name));
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A }, bytes[..8]);
+        Assert.Equal("IHDR", System.Text.Encoding.ASCII.GetString(bytes, 12, 4));
+        Assert.Equal(width, BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(16)));
+        Assert.Equal(height, BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(20)));
+    }
+
+    [Fact]
+    public async Task Evaluate_reproduces_the_run_report()
+    {
+        using var dir = new TempDir();
+        var (code, stdout, stderr) = await Cremad.RunAsync("evaluate", "--model-dir", run.Output,
+            "--features-dir", Path.Combine(run.Output, "features"), "--output-dir", dir.Path);
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Equal(File.ReadAllText(Path.Combine(run.Output, "classification_report.json")),
+            File.ReadAllText(Path.Combine(dir.Path, "classification_report.json")));
+        Assert.True(File.Exists(Path.Combine(dir.Path, "training_curves.png")));
+    }
+
+    [Fact]
+    public async Task Predict_gives_the_trained_models_answer_and_reports_bad_files_without_losing_the_rest()
+    {
+        var store = FeatureStore.Open(Path.Combine(run.Output, "features"));
+        var trainClip = store.Entries(Partition.Train)[0];
+        float[] expected;
+        using (var predictor = Predictor.Load(run.Output, DeviceChoice.Cpu))
+        {
+            expected = predictor.PredictProbabilities([store.Load(trainClip)])[0];
+        }
+        var wav = Path.Combine(store.Metadata.DataRoot, trainClip.Path);
+        var bad = Repo.Fixture("bad-audio", "garbage.wav");
+
+        var (code, stdout, stderr) = await Cremad.RunAsync("predict", wav, bad, "--model-dir", run.Output, "--json");
+
+        Assert.Equal(1, code);
+        Assert.Equal("", stderr);
+        using var json = JsonDocument.Parse(stdout);
+        var results = json.RootElement.EnumerateArray().ToArray();
+        Assert.Equal(2, results.Length);
+        var predicted = results[0].GetProperty("emotion").GetString();
+        Assert.Equal(Emotions.Codes[Predictor.ArgMax(expected)], predicted);
+        var probabilities = results[0].GetProperty("probabilities");
+        for (var c = 0; c < Emotions.Count; c++)
+        {
+            Assert.Equal(expected[c], probabilities.GetProperty(Emotions.Codes[c]).GetDouble(), 5);
+        }
+        Assert.Contains("garbage.wav", results[1].GetProperty("error").GetString());
+        Assert.Contains("not a RIFF/WAVE file", results[1].GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task Train_on_a_missing_feature_store_fails_with_one_line()
+    {
+        using var dir = new TempDir();
+        var (code, _, stderr) = await Cremad.RunAsync("train", "--features-dir", dir["nowhere"], "--output-dir", dir["out"]);
+        Assert.Equal(1, code);
+        Assert.Contains("not a complete feature store", stderr);
+    }
+}

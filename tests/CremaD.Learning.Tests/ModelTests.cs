@@ -1,0 +1,91 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn.utils.rnn;
+
+namespace CremaD.Learning.Tests;
+
+public sealed class ModelTests
+{
+    private static readonly ModelOptions Small = new(InputSize: 80, HiddenSize: 12, NumLayers: 2, Dropout: 0.2, Classes: 6);
+
+    [Fact]
+    public void LogitsHaveOneRowPerSequenceInTheGivenOrder()
+    {
+        manual_seed(11);
+        using var scope = NewDisposeScope();
+        using var model = new SerModel(Small);
+        model.eval();
+        var lengths = new[] { 7, 30, 1, 19, 30, 4 }; // unsorted, with a tie and a one-frame clip
+        var sequences = lengths.Select(length => randn(length, 80)).ToArray();
+
+        using var noGrad = no_grad();
+        var logits = model.call(pack_sequence(sequences, enforce_sorted: false));
+        Assert.Equal(new long[] { lengths.Length, 6 }, logits.shape);
+        // Each row must be that sequence's own answer, not one of the length-sorted batch's.
+        for (var i = 0; i < sequences.Length; i++)
+        {
+            var alone = model.call(pack_sequence([sequences[i]], enforce_sorted: false));
+            Assert.True(allclose(alone[0], logits[i], rtol: 1e-4, atol: 1e-5), $"row {i} differs from the sequence run alone");
+        }
+    }
+
+    [Fact]
+    public void ModelHasTheRecipesLayers()
+    {
+        using var model = new SerModel(new ModelOptions());
+        var shapes = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.shape);
+        Assert.Equal(new long[] { 3 * 256, 80 }, shapes["gru.weight_ih_l0"]);
+        Assert.Equal(new long[] { 3 * 256, 512 }, shapes["gru.weight_ih_l1_reverse"]);
+        Assert.Equal(new long[] { 512 }, shapes["norm.weight"]);
+        Assert.Equal(new long[] { 256, 512 }, shapes["fc1.weight"]);
+        Assert.Equal(new long[] { 6, 256 }, shapes["fc2.weight"]);
+        Assert.DoesNotContain(shapes.Keys, name => name.Contains("conv", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public void FusedKernelComputesTheNativeGrusOutputAndGradients()
+    {
+        manual_seed(5);
+        using var scope = NewDisposeScope();
+        using var model = new SerModel(Small);
+        model.eval(); // no dropout, so both kernels see identical inputs
+        var lengths = new[] { 9, 3, 17, 17, 1, 12 };
+        var sequences = lengths.Select(length => randn(length, 80)).ToArray();
+        var labels = tensor(new long[] { 0, 5, 2, 3, 1, 4 });
+
+        (Tensor Logits, Dictionary<string, Tensor> Gradients) Run(GruKernel kernel)
+        {
+            model.Kernel = kernel;
+            model.zero_grad();
+            var logits = model.call(pack_sequence(sequences, enforce_sorted: false));
+            nn.functional.cross_entropy(logits, labels).backward();
+            return (logits.detach().clone(), model.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.clone()));
+        }
+
+        var native = Run(GruKernel.Native);
+        var fused = Run(GruKernel.Fused);
+        Assert.True(allclose(native.Logits, fused.Logits, rtol: 1e-4, atol: 1e-6));
+        foreach (var (name, gradient) in native.Gradients)
+        {
+            Assert.True(gradient.abs().sum().item<float>() > 0, $"{name} has no gradient");
+            Assert.True(allclose(gradient, fused.Gradients[name], rtol: 1e-3, atol: 1e-6), $"{name}: fused gradient differs from native");
+        }
+    }
+
+    [Fact]
+    public void FusedKernelAppliesInterLayerDropoutOnlyWhenTraining()
+    {
+        manual_seed(8);
+        using var scope = NewDisposeScope();
+        using var model = new SerModel(Small with { Dropout = 0.5 }) { Kernel = GruKernel.Fused };
+        var sequences = new[] { randn(10, 80), randn(6, 80) };
+        model.eval();
+        var first = model.call(pack_sequence(sequences, enforce_sorted: false));
+        var second = model.call(pack_sequence(sequences, enforce_sorted: false));
+        Assert.True(first.allclose(second, rtol: 0, atol: 0));
+        model.train();
+        var trainingA = model.call(pack_sequence(sequences, enforce_sorted: false));
+        var trainingB = model.call(pack_sequence(sequences, enforce_sorted: false));
+        Assert.False(trainingA.allclose(trainingB, rtol: 0, atol: 0));
+    }
+}

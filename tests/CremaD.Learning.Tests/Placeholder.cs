@@ -1,1 +1,0 @@
-namespace CremaD.Learning.Tests;
