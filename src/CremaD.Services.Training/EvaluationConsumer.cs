@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using CremaD.Contracts;
+using CremaD.Datasets;
+using CremaD.Learning;
+using CremaD.Pipeline;
+using CremaD.ServiceDefaults;
+using CremaD.Services;
+using CremaD.Storage;
+using MassTransit;
+
+namespace CremaD.Services.Training;
+
+/// <summary>Settings of the evaluation service (configuration section <see cref="SectionName"/>).</summary>
+public sealed record EvaluatorOptions
+{
+    public const string SectionName = "Evaluation";
+
+    /// <summary>LibTorch threads; null: the library's default.</summary>
+    public int? Threads { get; init; }
+
+    public RunDevice Device { get; init; } = RunDevice.Auto;
+}
+
+/// <summary>
+/// Queue <c>evaluate-model</c> (<see cref="QueueNames.EvaluateModel"/>): stages the model and the feature store, runs
+/// <see cref="EvaluationStage"/> (what <c>cremad evaluate</c> runs) on the test partition and uploads its artefacts
+/// (classification_report.json, test_metrics.json, confusion_matrix.png, training_curves.png, history.json,
+/// test_predictions.csv) under the command's output prefix. Redelivery evaluates again into the same keys.
+/// </summary>
+public sealed class EvaluateModelConsumer(IBlobStore blobs, RunStateStore states, ServiceWorkOptions work, EvaluatorOptions options)
+    : IConsumer<EvaluateModel>
+{
+    public async Task Consume(ConsumeContext<EvaluateModel> context)
+    {
+        var command = context.Message.ThrowIfInvalid();
+        var ct = context.CancellationToken;
+        if (await states.GetAsync(command.RunId, ct).ConfigureAwait(false) is { } status && status.Stage.IsTerminal()) return;
+
+        using var activity = CremaDTelemetry.Evaluation.StartRunActivity("evaluate model", command.RunId);
+        var clock = Stopwatch.StartNew();
+        var scratch = Path.Combine(work.WorkDirectory, "evaluations", $"{command.RunId:N}-{Guid.NewGuid():N}");
+        try
+        {
+            FeatureStore store;
+            var modelDirectory = Path.Combine(scratch, "model");
+            using (var download = CremaDTelemetry.Evaluation.StartRunActivity("blob download", command.RunId))
+            {
+                download?.SetTag("cremad.blob_prefix", command.ModelPrefix);
+                store = await BlobFeatureStore.StageAsync(blobs, command.FeatureStorePrefix,
+                    Path.Combine(work.WorkDirectory, "features", BlobFeatureStore.LocalFolderName(command.FeatureStorePrefix)), ct).ConfigureAwait(false);
+                await blobs.DownloadDirectoryAsync(command.ModelPrefix, modelDirectory, cancellationToken: ct).ConfigureAwait(false);
+            }
+            if (!File.Exists(Path.Combine(modelDirectory, ModelFiles.BestModel)))
+            {
+                throw new InvalidDataException($"No trained model under '{command.ModelPrefix}' in {blobs.Location}: {ModelFiles.BestModel} is missing.");
+            }
+
+            var output = Path.Combine(scratch, "artifacts");
+            var result = await Task.Factory.StartNew(
+                () => EvaluationStage.Run(modelDirectory, store, output, Partition.Test, options.Device.ToDeviceChoice(), options.Threads, ct),
+                ct, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+
+            var artifacts = new List<RunArtifact>();
+            using (var upload = CremaDTelemetry.Evaluation.StartRunActivity("blob upload", command.RunId))
+            {
+                foreach (var path in Directory.GetFiles(output).Order(StringComparer.Ordinal))
+                {
+                    var name = Path.GetFileName(path);
+                    var key = command.OutputPrefix + name;
+                    await blobs.UploadFileAsync(key, path, ct).ConfigureAwait(false);
+                    artifacts.Add(new RunArtifact(name, key));
+                }
+                upload?.SetTag("cremad.files", artifacts.Count);
+            }
+
+            var metrics = result.Summary.Metrics;
+            var recalls = result.Summary.Report.Classes.Select(c => new ClassRecall(c.Name, c.Recall)).ToList();
+            activity?.SetTag("cremad.test_accuracy", metrics.Accuracy);
+            activity?.SetTag("cremad.macro_f1", metrics.MacroF1);
+            activity?.SetTag("cremad.clips", result.Clips);
+            await context.Publish(new EvaluationCompleted(command.RunId, metrics.Accuracy, metrics.MacroF1, recalls, metrics.Samples, artifacts,
+                clock.Elapsed.TotalSeconds, DateTimeOffset.UtcNow), ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (Directory.Exists(scratch)) Directory.Delete(scratch, recursive: true);
+        }
+    }
+}

@@ -1,0 +1,243 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using CremaD.Audio;
+using CremaD.Contracts;
+using CremaD.Datasets;
+using CremaD.Storage;
+
+namespace CremaD.Services;
+
+/// <summary>
+/// <c>&lt;store&gt;parts.json</c>: which shard blob holds each part file of the store's index. The store's index.json,
+/// normalisation.json, metadata.json and rejected.json are those of a local feature store (CremaD.Datasets.FeatureStoreFiles),
+/// with part file N being shard N's feature blob, so a staged copy opens with <see cref="FeatureStore.Open"/>.
+/// </summary>
+/// <param name="Parts">Local part path (features/part-NNNNNN.f32) → blob key.</param>
+public sealed record FeatureStoreParts(int ShardCount, IReadOnlyDictionary<string, string> Parts)
+{
+    public const string FileName = "parts.json";
+}
+
+/// <summary>What <see cref="BlobFeatureStore.CompleteAsync"/> wrote.</summary>
+public sealed record CompletedFeatureStore(string Prefix, string NormalisationKey, FeatureStoreMetadata Metadata, int TrainClips,
+    int ValidationClips, int TestClips, long TrainFrames, IReadOnlyList<ClipRejection> Rejected);
+
+/// <summary>
+/// A feature store in blob storage (<see cref="BlobLayout.FeatureStorePrefix"/>): shards written by the feature service,
+/// completed by the coordinator into the files of a local store, and staged back into a local folder by the services
+/// that train and evaluate.
+/// </summary>
+public static class BlobFeatureStore
+{
+    /// <summary>Written last when a store is completed: its presence means the store can be reused by any run.</summary>
+    public static string MetadataKey(string prefix) => prefix + FeatureStoreFiles.Metadata;
+
+    public static string NormalisationKey(string prefix) => prefix + FeatureStoreFiles.Normalisation;
+
+    /// <summary><c>&lt;store&gt;dataset.json</c>: the <see cref="BlobDatasetDescription"/> the coordinator wrote when it planned the shards.</summary>
+    public static string DatasetKey(string prefix) => prefix + "dataset.json";
+
+    /// <summary>True when the store under <paramref name="prefix"/> was completed.</summary>
+    public static Task<bool> IsCompleteAsync(IBlobStore store, string prefix, CancellationToken cancellationToken = default) =>
+        store.ExistsAsync(MetadataKey(prefix), cancellationToken);
+
+    /// <summary>Reads the metadata of a completed store.</summary>
+    public static async Task<CompletedFeatureStore> ReadCompletedAsync(IBlobStore store, string prefix, CancellationToken cancellationToken = default)
+    {
+        var metadata = await ReadAsync<FeatureStoreMetadata>(store, MetadataKey(prefix), cancellationToken).ConfigureAwait(false);
+        var rejected = await ReadAsync<RejectedFileList>(store, prefix + FeatureStoreFiles.Rejected, cancellationToken).ConfigureAwait(false);
+        var normalisation = await ReadAsync<NormalisationFile>(store, NormalisationKey(prefix), cancellationToken).ConfigureAwait(false);
+        int Count(Partition p) => metadata.ClipsPerPartition.GetValueOrDefault(p.ToName());
+        return new CompletedFeatureStore(prefix, NormalisationKey(prefix), metadata, Count(Partition.Train), Count(Partition.Validation),
+            Count(Partition.Test), normalisation.Frames, rejected.Clips.Select(ToRejection).ToList());
+    }
+
+    /// <summary>
+    /// Completes the store from its <paramref name="shardCount"/> shards: merges their train statistics in shard order
+    /// into the normalisation (the same float64 reduction as the local stage), writes index.json, normalisation.json,
+    /// rejected.json, parts.json and, last, metadata.json. Deterministic: completing twice writes the same content
+    /// (up to the timestamps in metadata.json).
+    /// </summary>
+    /// <exception cref="InvalidDataException">A shard is missing, or no train clip could be extracted; the message says which.</exception>
+    public static async Task<CompletedFeatureStore> CompleteAsync(IBlobStore store, string prefix, int shardCount,
+        CancellationToken cancellationToken = default)
+    {
+        var started = DateTime.UtcNow;
+        var dataset = await store.ReadJsonAsync<BlobDatasetDescription>(DatasetKey(prefix), ServiceJson.Options, cancellationToken)
+            .ConfigureAwait(false);
+        var manifests = new FeatureShardManifest[shardCount];
+        await Parallel.ForAsync(0, shardCount, cancellationToken, async (i, ct) =>
+        {
+            var key = FeatureShardProcessor.ManifestKey(BlobLayout.ShardPrefix(prefix, i, shardCount));
+            try
+            {
+                manifests[i] = await store.ReadJsonAsync<FeatureShardManifest>(key, ServiceJson.Options, ct).ConfigureAwait(false);
+            }
+            catch (BlobNotFoundException e)
+            {
+                throw new InvalidDataException($"Feature shard {i} of {shardCount} is missing: no '{key}' in {store.Location}.", e);
+            }
+        }).ConfigureAwait(false);
+
+        var normaliser = new NormalisationAccumulator(FeatureRecipe.MelBands);
+        var entries = new List<FeatureStoreEntry>();
+        var parts = new Dictionary<string, string>(StringComparer.Ordinal);
+        var rejected = new List<ClipRejection>(dataset.Rejected);
+        var trainText = new StringBuilder($"cremad-train-v{FeatureStoreFiles.FormatVersion}-recipe{FeatureRecipe.Version}\n");
+        foreach (var manifest in manifests)
+        {
+            var stats = manifest.TrainStatistics;
+            normaliser.Merge(stats.Frames, stats.Clips, stats.Mean, stats.M2);
+            var part = FeatureStoreFiles.PartFile(manifest.ShardIndex);
+            parts[part] = manifest.FeaturesKey;
+            for (var c = 0; c < manifest.Clips.Count; c++)
+            {
+                var clip = manifest.Clips[c];
+                var source = manifest.Sources[c];
+                var partition = clip.Partition.ToDataset();
+                var path = dataset.RelativePath(clip.Key);
+                entries.Add(new FeatureStoreEntry(clip.Id, path, clip.Label, partition, clip.Actor, clip.Frames, clip.DurationSeconds,
+                    source.SourceSampleRate, source.SourceSize, source.SourceLastModified.UtcDateTime, part, clip.Offset, clip.Warnings));
+                if (partition == Partition.Train)
+                {
+                    trainText.Append(path).Append('\t').Append(source.SourceSize.ToString(CultureInfo.InvariantCulture)).Append('\t')
+                        .Append(source.SourceLastModified.UtcTicks.ToString(CultureInfo.InvariantCulture)).Append('\n');
+                }
+            }
+            rejected.AddRange(manifest.RejectedClips);
+        }
+        if (normaliser.Frames == 0)
+        {
+            throw new InvalidDataException(
+                $"No train clip of dataset '{dataset.Prefix}' could be extracted ({entries.Count} clips extracted, {rejected.Count} rejected): there is nothing to normalise or train on.");
+        }
+
+        var normalisation = normaliser.ToNormalisation();
+        var normalisationFile = new NormalisationFile(normalisation.Mean, normalisation.Std, normalisation.Frames, normaliser.Clips, 1,
+            FeatureRecipe.Version, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(trainText.ToString()))));
+        var rejectedFiles = rejected.Select(r => new RejectedClip(dataset.RelativePath(r.Key), r.Reason, r.Stage == RejectionStage.Audio ? "audio" : "dataset"))
+            .ToList();
+        var metadata = BuildMetadata(entries, rejected.Count, dataset, started, manifests);
+
+        await WriteAsync(store, prefix + FeatureStoreFiles.Index,
+            new FeatureStoreIndex(FeatureStoreFiles.FormatVersion, FeatureRecipe.Version, FeatureRecipe.MelBands, FeatureStage.ToolVersion, entries),
+            cancellationToken).ConfigureAwait(false);
+        await WriteAsync(store, NormalisationKey(prefix), normalisationFile, cancellationToken).ConfigureAwait(false);
+        await WriteAsync(store, prefix + FeatureStoreFiles.Rejected,
+            new RejectedFileList(FeatureStage.ToolVersion, rejectedFiles.Count, rejectedFiles), cancellationToken).ConfigureAwait(false);
+        await store.WriteJsonAsync(prefix + FeatureStoreParts.FileName, new FeatureStoreParts(shardCount, parts), ServiceJson.Options,
+            cancellationToken: cancellationToken).ConfigureAwait(false);
+        await WriteAsync(store, MetadataKey(prefix), metadata, cancellationToken).ConfigureAwait(false);
+
+        int Count(Partition p) => entries.Count(e => e.Partition == p);
+        return new CompletedFeatureStore(prefix, NormalisationKey(prefix), metadata, Count(Partition.Train), Count(Partition.Validation),
+            Count(Partition.Test), normalisation.Frames, rejected);
+    }
+
+    /// <summary>
+    /// Copies a completed store into <paramref name="localDirectory"/> as a local feature store and opens it. The copy is
+    /// made beside the target and renamed into place, so a folder that exists is complete and is reused as it is.
+    /// </summary>
+    public static async Task<FeatureStore> StageAsync(IBlobStore store, string prefix, string localDirectory,
+        CancellationToken cancellationToken = default)
+    {
+        localDirectory = Path.GetFullPath(localDirectory);
+        if (FeatureStore.IsComplete(localDirectory)) return FeatureStore.Open(localDirectory);
+        if (!await IsCompleteAsync(store, prefix, cancellationToken).ConfigureAwait(false))
+        {
+            throw new InvalidDataException($"Feature store '{prefix}' in {store.Location} is not complete (no {FeatureStoreFiles.Metadata}).");
+        }
+        var partial = $"{localDirectory}.{Guid.NewGuid():N}.partial";
+        try
+        {
+            var parts = await store.ReadJsonAsync<FeatureStoreParts>(prefix + FeatureStoreParts.FileName, ServiceJson.Options, cancellationToken)
+                .ConfigureAwait(false);
+            List<(string Key, string Path)> files =
+            [
+                (prefix + FeatureStoreFiles.Index, FeatureStoreFiles.Index),
+                (prefix + FeatureStoreFiles.Normalisation, FeatureStoreFiles.Normalisation),
+                (prefix + FeatureStoreFiles.Rejected, FeatureStoreFiles.Rejected),
+                (MetadataKey(prefix), FeatureStoreFiles.Metadata),
+                .. parts.Parts.Select(p => (p.Value, p.Key)),
+            ];
+            await Parallel.ForEachAsync(files,
+                new ParallelOptions { MaxDegreeOfParallelism = BlobStoreExtensions.DefaultTransferParallelism, CancellationToken = cancellationToken },
+                async (file, ct) => await store.DownloadToFileAsync(file.Key, Path.Combine(partial, file.Path.Replace('/', Path.DirectorySeparatorChar)), ct)
+                    .ConfigureAwait(false)).ConfigureAwait(false);
+            Directory.CreateDirectory(Path.GetDirectoryName(localDirectory)!);
+            try
+            {
+                Directory.Move(partial, localDirectory);
+            }
+            catch (IOException) when (FeatureStore.IsComplete(localDirectory))
+            {
+                // Another job staged the same store meanwhile; theirs is as good as ours.
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
+        }
+        return FeatureStore.Open(localDirectory);
+    }
+
+    /// <summary>A folder name for a store prefix, unique per prefix.</summary>
+    public static string LocalFolderName(string prefix) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(prefix)))[..24];
+
+    private static FeatureStoreMetadata BuildMetadata(List<FeatureStoreEntry> accepted, int rejected, BlobDatasetDescription dataset,
+        DateTime started, FeatureShardManifest[] manifests)
+    {
+        var partitions = Enum.GetValues<Partition>();
+        var perPartition = partitions.ToDictionary(p => p.ToName(), p => accepted.Count(e => e.Partition == p));
+        var perClass = partitions.ToDictionary(p => p.ToName(), p =>
+        {
+            var counts = new int[Emotions.Count];
+            foreach (var e in accepted.Where(e => e.Partition == p)) counts[e.Label]++;
+            return counts;
+        });
+        var actors = partitions.ToDictionary(p => p.ToName(),
+            p => accepted.Where(e => e.Partition == p && e.Actor is not null).Select(e => e.Actor).Distinct().Count());
+        var durations = accepted.Count == 0
+            ? new DurationSummary(0, 0, 0, 0)
+            : new DurationSummary(accepted.Sum(e => e.DurationSeconds), accepted.Average(e => e.DurationSeconds),
+                accepted.Min(e => e.DurationSeconds), accepted.Max(e => e.DurationSeconds));
+        var seconds = manifests.Sum(m => m.Seconds);
+        var decoded = manifests.Sum(m => m.Clips.Count + m.RejectedClips.Count);
+        var run = new FeatureRunSummary(started, manifests.Length, accepted.Count, 0, rejected, 0, true, seconds,
+            seconds > 0 ? decoded / seconds : 0, new FeatureStageTimings(0, seconds, 0, 0, 0, 0, 0, 0));
+        return new FeatureStoreMetadata(FeatureStoreFiles.FormatVersion, FeatureStage.ToolVersion, FeatureRecipe.Describe(), dataset.Location,
+            dataset.Layout, dataset.LabelsKey, dataset.SplitSeed, dataset.DemographicsKey, dataset.Fingerprint, Emotions.Codes,
+            accepted.Count, rejected, accepted.Sum(e => (long)e.Frames), perPartition, perClass, actors, durations, run);
+    }
+
+    private static ClipRejection ToRejection(RejectedClip clip) =>
+        new(clip.Path, clip.Reason, clip.Stage == "audio" ? RejectionStage.Audio : RejectionStage.Dataset);
+
+    private static Task WriteAsync<T>(IBlobStore store, string key, T value, CancellationToken cancellationToken) =>
+        store.WriteBytesAsync(key, JsonSerializer.SerializeToUtf8Bytes(value, FeatureStoreFiles.Json), cancellationToken: cancellationToken);
+
+    private static async Task<T> ReadAsync<T>(IBlobStore store, string key, CancellationToken cancellationToken) =>
+        await store.ReadJsonAsync<T>(key, FeatureStoreFiles.Json, cancellationToken).ConfigureAwait(false);
+}
+
+/// <summary>What the feature store's metadata says about the dataset it was made from (in blob terms).</summary>
+/// <param name="Location">Where the dataset is, for people: the store location and prefix.</param>
+public sealed record BlobDatasetDescription(string Prefix, string Location, DatasetLayout Layout, string? LabelsKey, int? SplitSeed,
+    string? DemographicsKey, string Fingerprint, IReadOnlyList<ClipRejection> Rejected)
+{
+    /// <summary>A clip key relative to the dataset root (what the local store records as the clip's path).</summary>
+    public string RelativePath(string key) => key.StartsWith(Prefix, StringComparison.Ordinal) ? key[Prefix.Length..] : key;
+
+    public static BlobDatasetDescription Of(BlobDatasetListing listing, string storeLocation)
+    {
+        var dataset = listing.Dataset;
+        string? Key(string? localPath) => localPath is null
+            ? null
+            : listing.Reference.Prefix + Path.GetRelativePath(dataset.Root, localPath).Replace(Path.DirectorySeparatorChar, '/');
+        return new BlobDatasetDescription(listing.Reference.Prefix, $"{storeLocation}/{listing.Reference.Prefix}", dataset.Layout,
+            Key(dataset.LabelsPath), dataset.SplitSeed, Key(dataset.DemographicsPath), listing.Fingerprint, listing.Rejected);
+    }
+}

@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using CremaD.Contracts;
+using CremaD.Evaluation;
+using CremaD.Learning;
+using CremaD.ServiceDefaults;
+using CremaD.Storage;
+using CremaD.Testing;
+
+namespace CremaD.Services.Tests;
+
+/// <summary>
+/// Whole runs through the four services on a real RabbitMQ and a real Azurite: submitted over HTTP, features in shards,
+/// training with per-epoch checkpoints in blob storage, evaluation, artefacts served by the runs API, one trace.
+/// </summary>
+[Collection(InfrastructureCollection.Name)]
+public sealed class EndToEndTests(RabbitMqFixture rabbit, AzuriteFixture azurite)
+{
+    /// <summary>A tiny model: the point is the distributed path, not accuracy.</summary>
+    internal static readonly RunConfig TinyConfig = new()
+    {
+        Epochs = 2, BatchSize = 4, HiddenSize = 8, NumLayers = 1, Patience = 50, ShardSize = 8, Device = RunDevice.Cpu,
+    };
+
+    private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(120);
+
+    internal static async Task<Guid> SubmitAsync(ServiceCluster cluster, string dataset, RunConfig config)
+    {
+        using var response = await cluster.RunsApi!.PostAsJsonAsync("/runs", new SubmitRunRequest(dataset, config, "e2e"), ServiceJson.Options);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var submitted = await response.Content.ReadFromJsonAsync<SubmitRunResponse>(ServiceJson.Options);
+        return submitted!.RunId;
+    }
+
+    internal static Task<RunStatus> WaitForAsync(ServiceCluster cluster, Guid runId, Func<RunStatus, bool> done, string what) =>
+        Eventually.WaitAsync(() => cluster.States.GetAsync(runId), done, RunTimeout, what);
+
+    [Fact]
+    public async Task A_run_completes_through_the_services_with_its_artefacts_rejections_and_one_trace()
+    {
+        await using var cluster = new ServiceCluster(rabbit, azurite);
+        await cluster.StartAsync("runs-api", ServiceCluster.AddRunsApi);
+        await cluster.StartAsync("features-1", ServiceCluster.AddFeatures);
+        await cluster.StartAsync("features-2", ServiceCluster.AddFeatures);
+        await cluster.StartAsync("trainer", ServiceCluster.AddTrainer);
+        await cluster.StartAsync("evaluation", ServiceCluster.AddEvaluation);
+        var dataset = await cluster.UploadDatasetAsync("tiny", train: 12, validation: 6, test: 6, brokenClip: true);
+
+        var runId = await SubmitAsync(cluster, dataset, TinyConfig);
+        var status = await WaitForAsync(cluster, runId, s => s.Stage.IsTerminal(), "the run to finish");
+
+        Assert.True(status.Stage == RunStage.Completed, JsonSerializer.Serialize(status, ServiceJson.Options));
+        Assert.Equal(1.0, status.Progress);
+        Assert.Equal(4, status.Features.ShardCount); // 25 clips in shards of 8
+        Assert.Equal(24, status.Features.ClipsExtracted);
+        var rejected = Assert.Single(status.RejectedClips);
+        Assert.Equal("datasets/tiny/train/1001_DFA_ANG_XX.wav", rejected.Key);
+        Assert.Equal([1, 2], status.Training.History.Select(h => h.Epoch));
+        Assert.True(status.Training.Completed);
+        Assert.NotNull(status.Evaluation);
+        Assert.Equal(6, status.Evaluation.Samples);
+        Assert.Equal(6, status.Evaluation.PerClassRecall.Count);
+
+        // Artefacts in storage, under the run's prefix.
+        var prefix = BlobLayout.RunPrefix(runId);
+        foreach (var name in new[] { ArtifactNames.ClassificationReport, ArtifactNames.TestMetrics, ArtifactNames.ConfusionMatrix,
+                     ArtifactNames.TrainingCurves, ArtifactNames.History, "test_predictions.csv" })
+        {
+            Assert.True(await cluster.Blobs.ExistsAsync(prefix + "artifacts/" + name), name);
+            Assert.Contains(status.Artifacts, a => a.Name == name);
+        }
+        foreach (var name in new[] { ModelFiles.BestModel, ModelFiles.Manifest, ModelFiles.Checkpoint, ArtifactNames.History })
+        {
+            Assert.True(await cluster.Blobs.ExistsAsync(prefix + "model/" + name), name);
+        }
+        var metrics = TestMetrics.FromJson(await cluster.Blobs.ReadTextAsync(prefix + "artifacts/" + ArtifactNames.TestMetrics));
+        Assert.Equal(status.Evaluation.Accuracy, metrics.Accuracy, 9);
+
+        // The runs API shows and serves it.
+        var api = cluster.RunsApi!;
+        var shown = await api.GetFromJsonAsync<RunStatus>($"/runs/{runId:D}", ServiceJson.Options);
+        Assert.Equal(RunStage.Completed, shown!.Stage);
+        var listed = await api.GetFromJsonAsync<List<RunStatus>>("/runs", ServiceJson.Options);
+        Assert.Contains(listed!, r => r.RunId == runId);
+        using var png = await api.GetAsync($"/runs/{runId:N}/artifacts/{ArtifactNames.ConfusionMatrix}");
+        Assert.Equal(HttpStatusCode.OK, png.StatusCode);
+        Assert.Equal("image/png", png.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(await cluster.Blobs.ReadBytesAsync(prefix + "artifacts/" + ArtifactNames.ConfusionMatrix), await png.Content.ReadAsByteArrayAsync());
+        Assert.Equal(HttpStatusCode.NotFound, (await api.GetAsync($"/runs/{Guid.NewGuid():D}")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await api.GetAsync("/health")).StatusCode);
+
+        // One trace from the HTTP request to the evaluation, with the stages' spans under MassTransit's consume spans.
+        var spans = await Eventually.WaitAsync(() => Task.FromResult<IReadOnlyList<Activity>?>(cluster.Spans()),
+            s => s.Any(a => a.OperationName == "evaluate model"), TimeSpan.FromSeconds(10), "the evaluation span");
+        var post = spans.Single(a => a.Kind == ActivityKind.Server && a.DisplayName.StartsWith("POST", StringComparison.Ordinal));
+        var trace = spans.Where(a => a.TraceId == post.TraceId).ToList();
+        var byId = trace.ToDictionary(a => a.SpanId);
+        Activity ParentOf(Activity a) => byId[a.ParentSpanId];
+
+        var shardSpans = trace.Where(a => a.Source.Name == CremaDTelemetry.FeaturesName && a.OperationName == "feature shard").ToList();
+        Assert.Equal(4, shardSpans.Select(a => a.GetTagItem(CremaDTelemetry.ShardIndexTag)).Distinct().Count());
+        Assert.All(shardSpans, a => Assert.Equal(CremaDTelemetry.MassTransitName, ParentOf(a).Source.Name));
+        Assert.All(shardSpans, a => Assert.Equal(runId.ToString("D"), a.GetTagItem(CremaDTelemetry.RunIdTag)));
+        var training = Assert.Single(trace, a => a.OperationName == "train model");
+        Assert.Equal(ActivityKind.Consumer, ParentOf(training).Kind);
+        var epochs = trace.Where(a => a.OperationName == "epoch").ToList();
+        Assert.Equal([1, 2], epochs.Select(a => (int)a.GetTagItem(CremaDTelemetry.EpochTag)!).Order());
+        Assert.All(epochs, a => Assert.Equal(training.SpanId, a.ParentSpanId));
+        Assert.All(epochs, a => Assert.NotNull(a.GetTagItem("cremad.validation_accuracy")));
+        var evaluation = Assert.Single(trace, a => a.OperationName == "evaluate model");
+        Assert.Equal(CremaDTelemetry.MassTransitName, ParentOf(evaluation).Source.Name);
+        Assert.Equal(status.Evaluation.Accuracy, (double)evaluation.GetTagItem("cremad.test_accuracy")!, 9);
+        Assert.Contains(trace, a => a.OperationName == "blob upload model");
+        Assert.Contains(trace, a => a.OperationName == "normalisation reduce");
+        // Every span of the run's stages belongs to this one trace.
+        Assert.All(spans.Where(a => a.Source.Name.StartsWith("CremaD.", StringComparison.Ordinal)
+                                    && Equals(a.GetTagItem(CremaDTelemetry.RunIdTag), runId.ToString("D"))),
+            a => Assert.Equal(post.TraceId, a.TraceId));
+    }
+
+    [Fact]
+    public async Task A_missing_dataset_fails_the_run_and_the_api_says_why()
+    {
+        await using var cluster = new ServiceCluster(rabbit, azurite);
+        await cluster.StartAsync("runs-api", ServiceCluster.AddRunsApi);
+
+        var runId = await SubmitAsync(cluster, "nowhere", TinyConfig);
+        var status = await WaitForAsync(cluster, runId, s => s.Stage.IsTerminal(), "the run to fail");
+
+        Assert.Equal(RunStage.Failed, status.Stage);
+        Assert.Contains("Dataset 'datasets/nowhere/' was not found", Assert.Single(status.Errors).Message);
+        using var invalid = await cluster.RunsApi!.PostAsJsonAsync("/runs", new SubmitRunRequest("tiny", new RunConfig { Epochs = 0 }), ServiceJson.Options);
+        Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
+        Assert.Contains("epochs must be at least 1", await invalid.Content.ReadAsStringAsync());
+    }
+}
