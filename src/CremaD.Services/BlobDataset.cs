@@ -33,6 +33,21 @@ public static class BlobDataset
         return value.Contains('/') ? BlobKey.AsFolderPrefix(value.TrimEnd('/')) : $"datasets/{value}/";
     }
 
+    /// <summary>
+    /// Puts a local dataset folder into storage under <see cref="PrefixOf"/>(<paramref name="name"/>), after checking that it
+    /// reads as a dataset (either layout), so nothing malformed is uploaded. Returns the prefix and the number of files.
+    /// </summary>
+    /// <exception cref="DatasetFormatException">The folder is not a readable dataset; the message names the file and the reason.</exception>
+    public static async Task<(string Prefix, int Files, Dataset Dataset)> UploadAsync(IBlobStore store, string localDirectory, string name,
+        DatasetOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var dataset = DatasetReader.Open(localDirectory, options ?? new DatasetOptions());
+        var prefix = PrefixOf(name);
+        var keys = await store.UploadDirectoryAsync(localDirectory, prefix, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return (prefix, keys.Count, dataset);
+    }
+
     /// <exception cref="DatasetUnavailableException">Nothing under the prefix, or not a readable dataset; the message names the prefix and the reason.</exception>
     public static async Task<BlobDatasetListing> ReadAsync(IBlobStore store, DatasetRef reference, string scratchDirectory,
         CancellationToken cancellationToken = default)

@@ -1,5 +1,7 @@
 using System.CommandLine;
 using CremaD.Datasets;
+using CremaD.Services;
+using CremaD.Storage;
 
 namespace CremaD.Cli.Commands;
 
@@ -11,6 +13,44 @@ public static class DatasetCommand
         var command = new Command("dataset", "Inspect a dataset, or split an official-layout one by actor into a labels.csv");
         command.Subcommands.Add(CreateSplit());
         command.Subcommands.Add(CreateInfo());
+        command.Subcommands.Add(CreateUpload());
+        return command;
+    }
+
+    private static Command CreateUpload()
+    {
+        var directory = new Argument<DirectoryInfo>("dir") { Description = "The dataset folder (course or official layout)" };
+        var name = new Option<string>("--name") { Description = "Dataset name: it is stored under datasets/<name>/", Required = true };
+        var connection = new Option<string?>("--connection-string")
+        {
+            Description = "Blob storage: an account/Azurite connection string, a blob endpoint URI, or a local folder " +
+                          "(default: the ConnectionStrings__blobs environment variable, as the services read it)",
+        };
+        var container = new Option<string>("--container") { Description = "Blob container", DefaultValueFactory = _ => "cremad" };
+        var command = new Command("upload", "Upload a local dataset into blob storage, where the distributed services read it");
+        command.Arguments.Add(directory);
+        command.Options.Add(name);
+        command.Options.Add(connection);
+        command.Options.Add(container);
+        CliConsole.SetAction(command, async (parseResult, console, cancellationToken) =>
+        {
+            var connectionString = parseResult.GetValue(connection) ?? Environment.GetEnvironmentVariable("ConnectionStrings__blobs")
+                ?? throw new CliException("no blob storage given: pass --connection-string or set ConnectionStrings__blobs");
+            IBlobStore store;
+            try
+            {
+                store = BlobStoreFactory.FromConnectionString(connectionString, parseResult.GetRequiredValue(container));
+            }
+            catch (FormatException e)
+            {
+                throw new CliException(e.Message);
+            }
+            var (prefix, files, data) = await BlobDataset.UploadAsync(store, parseResult.GetRequiredValue(directory).FullName,
+                parseResult.GetRequiredValue(name), cancellationToken: cancellationToken).ConfigureAwait(false);
+            console.Line($"dataset: {data.Root} ({DatasetArguments.Describe(data)})");
+            console.Line($"uploaded {files} files to {prefix} in {store.Location}");
+            return CliConsole.ExitOk;
+        });
         return command;
     }
 
