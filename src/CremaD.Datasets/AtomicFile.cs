@@ -3,25 +3,28 @@ using System.Text;
 namespace CremaD.Datasets;
 
 /// <summary>
-/// Writes files so that a reader (or a crashed run's successor) sees either the old or the new content,
-/// never a torn one: write a temporary file beside the target, then rename it over the target.
+/// Replaces files so that a reader — a dashboard, or a run resumed after a kill — sees either the old or the new
+/// content, never a torn one: the content goes to a temporary file in the same directory (flushed to disk) and is
+/// renamed over the target, which is atomic within a file system. The one implementation every layer uses.
 /// </summary>
 public static class AtomicFile
 {
     private static readonly UTF8Encoding Utf8NoBom = new(encoderShouldEmitUTF8Identifier: false);
 
-    public static void WriteAllText(string path, string text) => WriteAllBytes(path, Utf8NoBom.GetBytes(text));
-
-    public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
+    /// <summary>Writes whatever <paramref name="write"/> puts into the stream; creates the directory if needed.</summary>
+    public static void Write(string path, Action<Stream> write)
     {
-        var temporary = TemporaryPathFor(path);
+        var fullPath = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(fullPath)!);
+        var temporary = TemporaryPathFor(fullPath);
         try
         {
-            using (var handle = File.OpenHandle(temporary, FileMode.Create, FileAccess.Write, FileShare.None, FileOptions.None, bytes.Length))
+            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
             {
-                System.IO.RandomAccess.Write(handle, bytes, 0);
+                write(stream);
+                stream.Flush(flushToDisk: true);
             }
-            File.Move(temporary, path, overwrite: true);
+            File.Move(temporary, fullPath, overwrite: true);
         }
         catch
         {
@@ -30,9 +33,13 @@ public static class AtomicFile
         }
     }
 
+    public static void WriteAllText(string path, string text) => WriteAllBytes(path, Utf8NoBom.GetBytes(text));
+
+    public static void WriteAllBytes(string path, byte[] bytes) => Write(path, stream => stream.Write(bytes));
+
     /// <summary>A name beside <paramref name="path"/> no other process or thread writes to.</summary>
     public static string TemporaryPathFor(string path) =>
-        $"{path}.{Environment.ProcessId}.{Environment.CurrentManagedThreadId}.tmp";
+        $"{path}.{Environment.ProcessId}.{Environment.CurrentManagedThreadId}.{Guid.NewGuid():N}.tmp";
 
     private static void TryDelete(string path)
     {

@@ -1,3 +1,4 @@
+using CremaD.Datasets;
 using System.Text.Json;
 
 namespace CremaD.Evaluation;

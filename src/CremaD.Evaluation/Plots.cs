@@ -1,3 +1,4 @@
+using CremaD.Datasets;
 using System.Globalization;
 using ScottPlot;
 using SkiaSharp;

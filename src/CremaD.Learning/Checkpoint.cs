@@ -1,3 +1,4 @@
+using CremaD.Datasets;
 using TorchSharp;
 using System.Text.Json;
 using CremaD.Evaluation;

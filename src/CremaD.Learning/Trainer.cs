@@ -1,3 +1,4 @@
+using CremaD.Datasets;
 using CremaD.Evaluation;
 using static TorchSharp.torch;
 

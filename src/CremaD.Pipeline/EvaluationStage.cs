@@ -62,9 +62,7 @@ public static class EvaluationStage
             foreach (var p in predictions.Probabilities[i]) text.Append(',').Append(p.ToString("0.######", inv));
             text.Append('\n');
         }
-        var temp = path + ".tmp";
-        File.WriteAllText(temp, text.ToString());
-        File.Move(temp, path, overwrite: true);
+        AtomicFile.WriteAllText(path, text.ToString());
     }
 
     private static string Csv(string field) =>

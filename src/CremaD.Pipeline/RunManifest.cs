@@ -72,12 +72,7 @@ public sealed record RunManifest(
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };
 
-    public void Write(string path)
-    {
-        var temp = path + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(this, Json));
-        File.Move(temp, path, overwrite: true);
-    }
+    public void Write(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, Json));
 
     public static RunManifest Read(string path) =>
         JsonSerializer.Deserialize<RunManifest>(File.ReadAllText(path), Json)

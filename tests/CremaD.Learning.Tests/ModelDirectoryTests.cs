@@ -1,3 +1,4 @@
+using CremaD.Datasets;
 using CremaD.Evaluation;
 using TorchSharp;
 using static TorchSharp.torch;
