@@ -190,27 +190,12 @@ public static class BlobFeatureStore
     private static FeatureStoreMetadata BuildMetadata(List<FeatureStoreEntry> accepted, int rejected, BlobDatasetDescription dataset,
         DateTime started, FeatureShardManifest[] manifests)
     {
-        var partitions = Enum.GetValues<Partition>();
-        var perPartition = partitions.ToDictionary(p => p.ToName(), p => accepted.Count(e => e.Partition == p));
-        var perClass = partitions.ToDictionary(p => p.ToName(), p =>
-        {
-            var counts = new int[Emotions.Count];
-            foreach (var e in accepted.Where(e => e.Partition == p)) counts[e.Label]++;
-            return counts;
-        });
-        var actors = partitions.ToDictionary(p => p.ToName(),
-            p => accepted.Where(e => e.Partition == p && e.Actor is not null).Select(e => e.Actor).Distinct().Count());
-        var durations = accepted.Count == 0
-            ? new DurationSummary(0, 0, 0, 0)
-            : new DurationSummary(accepted.Sum(e => e.DurationSeconds), accepted.Average(e => e.DurationSeconds),
-                accepted.Min(e => e.DurationSeconds), accepted.Max(e => e.DurationSeconds));
         var seconds = manifests.Sum(m => m.Seconds);
         var decoded = manifests.Sum(m => m.Clips.Count + m.RejectedClips.Count);
         var run = new FeatureRunSummary(started, manifests.Length, accepted.Count, 0, rejected, 0, true, seconds,
             seconds > 0 ? decoded / seconds : 0, new FeatureStageTimings(0, seconds, 0, 0, 0, 0, 0, 0));
-        return new FeatureStoreMetadata(FeatureStoreFiles.FormatVersion, FeatureStage.ToolVersion, FeatureRecipe.Describe(), dataset.Location,
-            dataset.Layout, dataset.LabelsKey, dataset.SplitSeed, dataset.DemographicsKey, dataset.Fingerprint, Emotions.Codes,
-            accepted.Count, rejected, accepted.Sum(e => (long)e.Frames), perPartition, perClass, actors, durations, run);
+        return FeatureStoreMetadata.Describe(accepted, rejected, dataset.Location, dataset.Layout, dataset.LabelsKey, dataset.SplitSeed,
+            dataset.DemographicsKey, dataset.Fingerprint, run);
     }
 
     private static ClipRejection ToRejection(RejectedClip clip) =>

@@ -502,26 +502,9 @@ public static class FeatureStage
             AtomicFile.WriteAllText(Path.Combine(outputDir, FeatureStoreFiles.Labels), text.ToString());
         }
 
-        private FeatureStoreMetadata BuildMetadata(List<FeatureStoreEntry> accepted, int rejected, string fingerprint, FeatureRunSummary run)
-        {
-            var partitions = Enum.GetValues<Partition>();
-            var perPartition = partitions.ToDictionary(p => p.ToName(), p => accepted.Count(e => e.Partition == p));
-            var perClass = partitions.ToDictionary(p => p.ToName(), p =>
-            {
-                var counts = new int[Emotions.Count];
-                foreach (var e in accepted.Where(e => e.Partition == p)) counts[e.Label]++;
-                return counts;
-            });
-            var actors = partitions.ToDictionary(p => p.ToName(),
-                p => accepted.Where(e => e.Partition == p && e.Actor is not null).Select(e => e.Actor).Distinct().Count());
-            var durations = accepted.Count == 0
-                ? new DurationSummary(0, 0, 0, 0)
-                : new DurationSummary(accepted.Sum(e => e.DurationSeconds), accepted.Average(e => e.DurationSeconds),
-                    accepted.Min(e => e.DurationSeconds), accepted.Max(e => e.DurationSeconds));
-            return new FeatureStoreMetadata(FeatureStoreFiles.FormatVersion, ToolVersion, FeatureRecipe.Describe(), dataset.Root,
-                dataset.Layout, dataset.LabelsPath, dataset.SplitSeed, dataset.DemographicsPath, fingerprint, Emotions.Codes,
-                accepted.Count, rejected, accepted.Sum(e => (long)e.Frames), perPartition, perClass, actors, durations, run);
-        }
+        private FeatureStoreMetadata BuildMetadata(List<FeatureStoreEntry> accepted, int rejected, string fingerprint, FeatureRunSummary run) =>
+            FeatureStoreMetadata.Describe(accepted, rejected, dataset.Root, dataset.Layout, dataset.LabelsPath, dataset.SplitSeed,
+                dataset.DemographicsPath, fingerprint, run);
     }
 
     private static void DeleteIfExists(string path)

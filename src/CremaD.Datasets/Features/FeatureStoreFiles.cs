@@ -178,4 +178,31 @@ public sealed record FeatureStoreMetadata(
     IReadOnlyDictionary<string, int[]> ClipsPerClass,
     IReadOnlyDictionary<string, int> ActorsPerPartition,
     DurationSummary Durations,
-    FeatureRunSummary LastRun);
+    FeatureRunSummary LastRun)
+{
+    /// <summary>
+    /// The metadata of a store holding <paramref name="accepted"/>: counts per partition, class and actor, and the clip
+    /// durations, computed one way for the local feature stage and for the distributed one.
+    /// </summary>
+    public static FeatureStoreMetadata Describe(IReadOnlyList<FeatureStoreEntry> accepted, int rejected, string dataRoot,
+        DatasetLayout layout, string? labelsPath, int? splitSeed, string? demographicsPath, string fingerprint, FeatureRunSummary run)
+    {
+        var partitions = Enum.GetValues<Partition>();
+        var perPartition = partitions.ToDictionary(p => p.ToName(), p => accepted.Count(e => e.Partition == p));
+        var perClass = partitions.ToDictionary(p => p.ToName(), p =>
+        {
+            var counts = new int[Emotions.Count];
+            foreach (var e in accepted.Where(e => e.Partition == p)) counts[e.Label]++;
+            return counts;
+        });
+        var actors = partitions.ToDictionary(p => p.ToName(),
+            p => accepted.Where(e => e.Partition == p && e.Actor is not null).Select(e => e.Actor).Distinct().Count());
+        var durations = accepted.Count == 0
+            ? new DurationSummary(0, 0, 0, 0)
+            : new DurationSummary(accepted.Sum(e => e.DurationSeconds), accepted.Average(e => e.DurationSeconds),
+                accepted.Min(e => e.DurationSeconds), accepted.Max(e => e.DurationSeconds));
+        return new FeatureStoreMetadata(FeatureStoreFiles.FormatVersion, FeatureStage.ToolVersion, FeatureRecipe.Describe(), dataRoot,
+            layout, labelsPath, splitSeed, demographicsPath, fingerprint, Emotions.Codes,
+            accepted.Count, rejected, accepted.Sum(e => (long)e.Frames), perPartition, perClass, actors, durations, run);
+    }
+}
