@@ -189,6 +189,7 @@ internal sealed class GruLayer : autograd.SingleTensorFunction<GruLayer>
     private static void Forward(Tensor projections, Tensor weight, Tensor bias, PackedSteps steps, bool reverse, Tensor output,
         DirectionBuffers saved)
     {
+        using var one = Constants.One();
         var hidden = weight.shape[1];
         var weightT = weight.t();
         var state = zeros(reverse ? steps.BatchSizes[^1] : steps.BatchSizes[0], hidden, dtype: projections.dtype, device: projections.device);
@@ -205,11 +206,11 @@ internal sealed class GruLayer : autograd.SingleTensorFunction<GruLayer>
                 : cat([state, zeros(batch - rows, hidden, dtype: state.dtype, device: state.device)], 0);
             var inputGates = projections.narrow(0, offset, batch);
             var hiddenGates = addmm(bias, statePrevious, weightT, beta: 1, alpha: 1);
-            var gates = (inputGates.narrow(1, 0, 2 * hidden) + hiddenGates.narrow(1, 0, 2 * hidden)).sigmoid_();
+            var gates = inputGates.narrow(1, 0, 2 * hidden).add(hiddenGates.narrow(1, 0, 2 * hidden), one).sigmoid_();
             var reset = gates.narrow(1, 0, hidden);
             var update = gates.narrow(1, hidden, hidden);
             var hiddenCandidate = hiddenGates.narrow(1, 2 * hidden, hidden);
-            var candidate = inputGates.narrow(1, 2 * hidden, hidden).addcmul(reset, hiddenCandidate, value: 1).tanh_();
+            var candidate = inputGates.narrow(1, 2 * hidden, hidden).addcmul(reset, hiddenCandidate, one).tanh_();
             // (1 − z) ⊙ n + z ⊙ h = n + z ⊙ (h − n)
             var next = candidate.lerp(statePrevious, update);
 
@@ -225,6 +226,8 @@ internal sealed class GruLayer : autograd.SingleTensorFunction<GruLayer>
     private static void Backward(Tensor gradOutput, Tensor weight, PackedSteps steps, bool reverse, DirectionBuffers saved,
         Tensor gradProjections, Tensor gradWeight, Tensor gradBias)
     {
+        using var one = Constants.One();
+        using var minusOne = Constants.MinusOne();
         var hidden = weight.shape[1];
         var gradHiddenGates = empty(steps.Rows, 3 * hidden, dtype: gradOutput.dtype, device: gradOutput.device);
         Tensor? carry = null;
@@ -239,9 +242,9 @@ internal sealed class GruLayer : autograd.SingleTensorFunction<GruLayer>
             if (carry is not null)
             {
                 var carried = carry.shape[0];
-                gradState = carried == batch ? gradState + carry
-                    : carried > batch ? gradState + carry.narrow(0, 0, batch)
-                    : cat([gradState.narrow(0, 0, carried) + carry, gradState.narrow(0, carried, batch - carried)], 0);
+                gradState = carried == batch ? gradState.add(carry, one)
+                    : carried > batch ? gradState.add(carry.narrow(0, 0, batch), one)
+                    : cat([gradState.narrow(0, 0, carried).add(carry, one), gradState.narrow(0, carried, batch - carried)], 0);
             }
             var gates = saved.Gates.narrow(0, offset, batch);
             var reset = gates.narrow(1, 0, hidden);
@@ -251,11 +254,11 @@ internal sealed class GruLayer : autograd.SingleTensorFunction<GruLayer>
             var statePrevious = saved.Previous.narrow(0, offset, batch);
 
             var gradThroughUpdate = gradState * update;                       // ∂h'/∂h, direct path
-            var gradCandidate = gradState - gradThroughUpdate;                // ⊙ (1 − z)
-            var gradUpdate = gradState * (statePrevious - candidate);
-            var gradCandidatePre = gradCandidate.addcmul(gradCandidate * candidate, candidate, value: -1); // ⊙ (1 − n²)
+            var gradCandidate = gradState.sub(gradThroughUpdate);             // ⊙ (1 − z)
+            var gradUpdate = gradState * statePrevious.sub(candidate);
+            var gradCandidatePre = gradCandidate.addcmul(gradCandidate * candidate, candidate, minusOne); // ⊙ (1 − n²)
             var gradGatesPre = cat([gradCandidatePre * hiddenCandidate, gradUpdate], 1)
-                .mul_(gates.addcmul(gates, gates, value: -1));                // ⊙ σ'(·) for r and z
+                .mul_(gates.addcmul(gates, gates, minusOne));                 // ⊙ σ'(·) for r and z
             var gradHidden = gradHiddenGates.narrow(0, offset, batch);
             gradHidden.narrow(1, 0, 2 * hidden).copy_(gradGatesPre);
             gradHidden.narrow(1, 2 * hidden, hidden).copy_(gradCandidatePre * reset);
@@ -268,6 +271,19 @@ internal sealed class GruLayer : autograd.SingleTensorFunction<GruLayer>
         carry?.Dispose();
         gradWeight.copy_(gradHiddenGates.t().mm(saved.Previous));
         gradBias.copy_(gradHiddenGates.sum(0L, keepdim: false));
+    }
+
+    /// <summary>
+    /// Scalars for the element-wise ops, created and held by the thread that uses them. TorchSharp frees a Scalar in
+    /// its finalizer and does not keep a temporary one (such as the implicit alpha of <c>a + b</c>) alive during the
+    /// native call, so with two threads allocating, a collection triggered by one can free the other's temporary
+    /// mid-call. Held in a <c>using</c> variable, a Scalar stays reachable until the work is done.
+    /// </summary>
+    private static class Constants
+    {
+        public static Scalar One() => 1.0f.ToScalar();
+
+        public static Scalar MinusOne() => (-1.0f).ToScalar();
     }
 
     /// <summary>What the forward pass of one direction keeps for its backward pass (all rows × …, in packed order).</summary>
