@@ -16,6 +16,13 @@ public static class BlobLayout
     /// <summary>Top folder of feature stores shared by runs.</summary>
     public const string FeaturesFolder = "features";
 
+    /// <summary>
+    /// The trained model's files in a model prefix that a client of the runs API downloads as artefacts: the weights and the
+    /// manifest that makes them usable on their own (CremaD.Learning.ModelFiles' names; Contracts cannot reference it, a test
+    /// pins them equal).
+    /// </summary>
+    public static IReadOnlyList<string> ModelArtifactFiles { get; } = ["best_model", "model.json"];
+
     /// <summary><c>runs/&lt;run id, 32 hex digits&gt;/</c>: the model, history, plots and metrics of one run.</summary>
     public static string RunPrefix(Guid runId)
     {

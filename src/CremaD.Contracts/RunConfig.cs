@@ -17,10 +17,10 @@ public enum RunDevice
 [JsonConverter(typeof(JsonStringEnumConverter<RunTrainingLoop>))]
 public enum RunTrainingLoop
 {
-    /// <summary>The original script's loop: random batches, tensors built per step.</summary>
+    /// <summary>The original script's loop: random batches, tensors built per step (for comparison and benchmarks).</summary>
     [JsonStringEnumMemberName("reference")] Reference,
 
-    /// <summary>Length-bucketed batches over features resident in one tensor; same recipe, faster.</summary>
+    /// <summary>Length-bucketed batches over features resident in one tensor; same recipe, faster: the default.</summary>
     [JsonStringEnumMemberName("fast")] Fast,
 }
 
@@ -60,7 +60,8 @@ public sealed record RunConfig
     public bool UseSpecAugment { get; init; } = true;
     public bool UseClassWeights { get; init; } = true;
     public RunDevice Device { get; init; } = RunDevice.Auto;
-    public RunTrainingLoop Loop { get; init; } = RunTrainingLoop.Reference;
+    /// <summary>The production loop is the fast one, as in TrainingOptions and the CLI.</summary>
+    public RunTrainingLoop Loop { get; init; } = RunTrainingLoop.Fast;
     /// <summary>Clips per <see cref="ExtractFeatureShard"/> command: the unit of parallel feature extraction.</summary>
     public int ShardSize { get; init; } = DefaultShardSize;
 

@@ -3,6 +3,9 @@ using System.Text.Json.Serialization;
 namespace CremaD.Contracts;
 
 /// <summary>When a run reached each point; null until it has.</summary>
+/// <param name="FeaturesStartedAt">When the feature stage began: the coordinator planned the shards (or found a complete
+/// feature store), or the earliest start of a shard, whichever is earlier. FeaturesStartedAt → FeaturesReadyAt is the
+/// stage's wall time.</param>
 /// <param name="UpdatedAt">Time of the latest event applied.</param>
 public sealed record RunTimestamps(
     DateTimeOffset SubmittedAt,
@@ -151,6 +154,7 @@ public sealed record RunStatus(
         {
             Features = Features with { FeatureStorePrefix = e.FeatureStorePrefix, ShardCount = e.ShardCount, Clips = e.Clips },
             RejectedClips = [.. RejectedClips, .. e.RejectedClips],
+            Timestamps = Timestamps with { FeaturesStartedAt = Earliest(Timestamps.FeaturesStartedAt, e.Timestamp) },
         };
     }
 
@@ -171,7 +175,8 @@ public sealed record RunStatus(
             Features = features,
             RejectedClips = [.. RejectedClips, .. e.RejectedClips],
             Progress = ProgressWeights.Features * features.CompletedShards.Count / Math.Max(features.ShardCount, 1),
-            Timestamps = Timestamps with { FeaturesStartedAt = Earliest(Timestamps.FeaturesStartedAt, e.Timestamp) },
+            // The shard's own start (its report's time less its duration): on time even if the plan's event came late.
+            Timestamps = Timestamps with { FeaturesStartedAt = Earliest(Timestamps.FeaturesStartedAt, e.Timestamp - TimeSpan.FromSeconds(Math.Max(0, e.Seconds))) },
         };
     }
 
@@ -235,11 +240,15 @@ public sealed record RunStatus(
                 BestValidationAccuracy = e.BestValidationAccuracy,
                 StoppedEarly = e.StoppedEarly,
             },
-            Artifacts = WithArtifact(Artifacts, new RunArtifact(Path.GetFileName(e.HistoryKey), e.HistoryKey)),
+            Artifacts = BlobLayout.ModelArtifactFiles.Aggregate(
+                WithArtifact(Artifacts, new RunArtifact(Path.GetFileName(e.HistoryKey), e.HistoryKey)),
+                (artifacts, file) => WithArtifact(artifacts, new RunArtifact(file, BlobKeyIn(e.ModelPrefix, file)))),
             Progress = ProgressWeights.Features + ProgressWeights.Training,
             Timestamps = Timestamps with { TrainingCompletedAt = e.Timestamp },
         };
     }
+
+    private static string BlobKeyIn(string prefix, string file) => prefix.EndsWith('/') ? prefix + file : prefix + "/" + file;
 
     private RunStatus OnEvaluated(EvaluationCompleted e)
     {

@@ -21,7 +21,7 @@ public enum TrainingLoop
     /// <summary>The seed scripts' loop: random batches, tensors built from each clip's array every step.</summary>
     Reference,
 
-    /// <summary>Length-bucketed random batches over features resident in one normalised tensor.</summary>
+    /// <summary>Length-bucketed random batches over features resident in one normalised tensor: the default.</summary>
     Fast,
 }
 
@@ -48,7 +48,11 @@ public sealed record TrainingOptions
     /// <summary>Weight class c by n / (k · count_c) over the train partition.</summary>
     public bool UseClassWeights { get; init; } = true;
     public DeviceChoice Device { get; init; } = DeviceChoice.Auto;
-    public TrainingLoop Loop { get; init; } = TrainingLoop.Reference;
+    /// <summary>
+    /// The production loop is <see cref="TrainingLoop.Fast"/> (same recipe, faster); <see cref="TrainingLoop.Reference"/>
+    /// is the original script's loop, kept for comparison and benchmarks. The CLI and the run contract default to this value.
+    /// </summary>
+    public TrainingLoop Loop { get; init; } = TrainingLoop.Fast;
     /// <summary>
     /// LibTorch intra-op threads (torch.set_num_threads). The fast loop runs each GRU layer's two directions
     /// concurrently, so there it is the count per direction, and null means half the processors; for the reference

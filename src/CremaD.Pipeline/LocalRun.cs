@@ -84,22 +84,19 @@ public static class LocalRun
         observer?.OnStageCompleted(RunStage.Evaluation, stage.Elapsed,
             $"test accuracy {metrics.Accuracy:P1}, macro F1 {metrics.MacroF1:F3} on {evaluation.Clips} clips");
 
-        var manifest = new RunManifest(
+        var manifest = RunManifest.Create(
             request.RunId ?? Path.GetFileName(output),
             started,
             DateTimeOffset.UtcNow,
             output,
             featuresDirectory,
             request.Training,
-            CremaD.Audio.FeatureRecipe.Describe(),
-            RunManifest.DescribeDataset(store),
             training.Device,
             training.Threads,
-            SoftwareVersions.Current(),
+            store,
             new RunDurations(featureSeconds, trainingSeconds, evaluationSeconds, total.Elapsed.TotalSeconds),
             new RunResults(training.BestEpoch, training.BestValidationAccuracy, training.EpochsRun, training.StoppedEarly,
-                metrics.Accuracy, metrics.MacroF1, evaluation.Clips),
-            store.Rejected);
+                metrics.Accuracy, metrics.MacroF1, evaluation.Clips));
         manifest.Write(Path.Combine(output, RunFiles.Manifest));
         return new RunOutcome(manifest, features, training, evaluation);
     }

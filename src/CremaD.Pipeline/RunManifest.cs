@@ -72,13 +72,27 @@ public sealed record RunManifest(
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };
 
+    /// <summary>
+    /// The manifest of a run that trained on <paramref name="store"/>: the recipe, dataset description and rejected clips
+    /// come from the store, the versions from this process. Used by <c>cremad run</c> (local folders) and by the
+    /// evaluation service (the same run.json for a distributed run, where the directories are blob locations).
+    /// </summary>
+    public static RunManifest Create(string runId, DateTimeOffset startedAt, DateTimeOffset finishedAt, string outputDirectory,
+        string featuresDirectory, TrainingOptions training, string device, int threads, FeatureStore store, RunDurations durations,
+        RunResults results)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        return new RunManifest(runId, startedAt, finishedAt, outputDirectory, featuresDirectory, training, CremaD.Audio.FeatureRecipe.Describe(),
+            DescribeDataset(store), device, threads, SoftwareVersions.Current(), durations, results, store.Rejected);
+    }
+
     public void Write(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, Json));
 
     public static RunManifest Read(string path) =>
         JsonSerializer.Deserialize<RunManifest>(File.ReadAllText(path), Json)
         ?? throw new InvalidDataException($"{path}: empty run manifest.");
 
-    internal static RunDataset DescribeDataset(FeatureStore store)
+    private static RunDataset DescribeDataset(FeatureStore store)
     {
         var m = store.Metadata;
         return new RunDataset(m.DataRoot, m.Layout.ToString().ToLowerInvariant(), m.DatasetFingerprint, m.Clips, m.Rejected,

@@ -25,7 +25,8 @@ public sealed record EvaluatorOptions
 /// Queue <c>evaluate-model</c> (<see cref="QueueNames.EvaluateModel"/>): stages the model and the feature store, runs
 /// <see cref="EvaluationStage"/> (what <c>cremad evaluate</c> runs) on the test partition and uploads its artefacts
 /// (classification_report.json, test_metrics.json, confusion_matrix.png, training_curves.png, history.json,
-/// test_predictions.csv) under the command's output prefix. Redelivery evaluates again into the same keys.
+/// test_predictions.csv) under the command's output prefix, with the run's <c>run.json</c> (<see cref="RunManifest"/>,
+/// the file <c>cremad run</c> writes). Redelivery evaluates again into the same keys.
 /// </summary>
 public sealed class EvaluateModelConsumer(IBlobStore blobs, RunStateStore states, ServiceWorkOptions work, EvaluatorOptions options)
     : IConsumer<EvaluateModel>
@@ -34,7 +35,9 @@ public sealed class EvaluateModelConsumer(IBlobStore blobs, RunStateStore states
     {
         var command = context.Message.ThrowIfInvalid();
         var ct = context.CancellationToken;
-        if (await states.GetAsync(command.RunId, ct).ConfigureAwait(false) is { } status && status.Stage.IsTerminal()) return;
+        var status = await states.GetAsync(command.RunId, ct).ConfigureAwait(false);
+        if (status is not null && status.Stage.IsTerminal()) return;
+        var started = DateTimeOffset.UtcNow;
 
         using var activity = CremaDTelemetry.Evaluation.StartRunActivity("evaluate model", command.RunId);
         var clock = Stopwatch.StartNew();
@@ -59,6 +62,8 @@ public sealed class EvaluateModelConsumer(IBlobStore blobs, RunStateStore states
             var result = await Task.Factory.StartNew(
                 () => EvaluationStage.Run(modelDirectory, store, output, Partition.Test, options.Device.ToDeviceChoice(), options.Threads, ct),
                 ct, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+            var manifest = DescribeRun(command, status, store, modelDirectory, result, started);
+            manifest.Write(Path.Combine(output, RunFiles.Manifest));
 
             var artifacts = new List<RunArtifact>();
             using (var upload = CremaDTelemetry.Evaluation.StartRunActivity("blob upload", command.RunId))
@@ -86,4 +91,37 @@ public sealed class EvaluateModelConsumer(IBlobStore blobs, RunStateStore states
             if (Directory.Exists(scratch)) Directory.Delete(scratch, recursive: true);
         }
     }
+
+    /// <summary>
+    /// run.json of a distributed run: the options, device and threads the trainer recorded in model.json, the dataset and
+    /// rejections of the feature store, this service's software versions, and stage durations from the run's status
+    /// (features: plan made → features ready; training: features ready → training completed; evaluation: from then to now;
+    /// total: submission to now). The directories are blob locations.
+    /// </summary>
+    private RunManifest DescribeRun(EvaluateModel command, RunStatus? status, FeatureStore store, string modelDirectory,
+        EvaluationResult evaluation, DateTimeOffset evaluationStarted)
+    {
+        var finished = DateTimeOffset.UtcNow;
+        var training = ModelManifest.Read(Path.Combine(modelDirectory, ModelFiles.Manifest)).Training;
+        var times = status?.Timestamps;
+        var submitted = times?.SubmittedAt ?? evaluationStarted;
+        var durations = new RunDurations(
+            Seconds(times?.FeaturesStartedAt ?? submitted, times?.FeaturesReadyAt),
+            Seconds(times?.FeaturesReadyAt, times?.TrainingCompletedAt),
+            Seconds(times?.TrainingCompletedAt ?? evaluationStarted, finished),
+            Seconds(submitted, finished));
+        var metrics = evaluation.Summary.Metrics;
+        var results = new RunResults(
+            training?.BestEpoch ?? status?.Training.BestEpoch ?? 0,
+            training?.BestValidationAccuracy ?? status?.Training.BestValidationAccuracy ?? 0,
+            training?.EpochsRun ?? status?.Training.EpochsCompleted ?? 0,
+            training?.StoppedEarly ?? status?.Training.StoppedEarly ?? false,
+            metrics.Accuracy, metrics.MacroF1, evaluation.Clips);
+        return RunManifest.Create(command.RunId.ToString("D"), submitted, finished, $"{blobs.Location}/{BlobLayout.RunPrefix(command.RunId)}",
+            $"{blobs.Location}/{command.FeatureStorePrefix}", training?.Options ?? (status?.Config ?? RunConfig.Default).ToTrainingOptions(),
+            training?.Device ?? status?.Training.Device ?? "unknown", training?.Threads ?? 0, store, durations, results);
+    }
+
+    private static double Seconds(DateTimeOffset? from, DateTimeOffset? to) =>
+        from is { } start && to is { } end ? Math.Max(0, (end - start).TotalSeconds) : 0;
 }

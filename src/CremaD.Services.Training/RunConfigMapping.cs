@@ -29,7 +29,8 @@ public static class RunConfigMapping
             Loop = config.Loop switch
             {
                 RunTrainingLoop.Fast => TrainingLoop.Fast,
-                _ => TrainingLoop.Reference,
+                RunTrainingLoop.Reference => TrainingLoop.Reference,
+                _ => throw new ArgumentOutOfRangeException(nameof(config), config.Loop, "unknown training loop"),
             },
             Threads = threads,
         };

@@ -21,6 +21,14 @@ public static class TrainingRequests
 
     public static string RequestKey(Guid runId) => $"{RequestsPrefix}{runId:N}.json";
 
+    /// <summary>The run a request key is for, or null when the key is not one <see cref="RequestKey"/> makes.</summary>
+    public static Guid? RunIdOf(string requestKey)
+    {
+        ArgumentNullException.ThrowIfNull(requestKey);
+        if (!requestKey.StartsWith(RequestsPrefix, StringComparison.Ordinal) || !requestKey.EndsWith(".json", StringComparison.Ordinal)) return null;
+        return Guid.TryParseExact(requestKey[RequestsPrefix.Length..^".json".Length], "N", out var runId) ? runId : null;
+    }
+
     /// <summary>The lock a trainer holds (renewing it) while it trains a run.</summary>
     public static string LeaseKey(Guid runId) => BlobLayout.RunPrefix(runId) + "trainer.lease";
 

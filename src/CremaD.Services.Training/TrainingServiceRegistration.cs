@@ -16,16 +16,27 @@ public static class CremaDTrainingServiceRegistration
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddServiceDefaults();
-        builder.AddCremaDBlobStore(container: builder.Configuration[CremaDServiceRegistration.BlobContainerKey] ?? CremaDServiceRegistration.DefaultBlobContainer);
+        builder.AddCremaDSharedBlobStore();
+        builder.AddTrainingWorker();
+        builder.AddCremaDMessaging(bus => bus.AddConsumer<TrainModelConsumer>());
+        return builder;
+    }
+
+    /// <summary>
+    /// The training worker and what it needs (options from <c>Trainer:*</c>, run state store, work folder), without the
+    /// bus: the host adds <see cref="TrainModelConsumer"/> to its one bus.
+    /// </summary>
+    public static TBuilder AddTrainingWorker<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
         builder.AddCremaDWork();
         var options = builder.Configuration.GetSection(TrainerOptions.SectionName).Get<TrainerOptions>() ?? new TrainerOptions();
-        BlobLeaseDuration.Validate(options.LeaseDuration);
+        options.Validate();
         builder.Services.TryAddSingleton(options);
         builder.Services.TryAddSingleton<RunStateStore>();
         builder.Services.TryAddSingleton<TrainingWorkSignal>();
         builder.Services.TryAddSingleton<TrainingJobs>();
         builder.Services.AddHostedService<TrainingWorker>();
-        builder.AddCremaDMessaging(bus => bus.AddConsumer<TrainModelConsumer>());
         return builder;
     }
 
@@ -34,11 +45,43 @@ public static class CremaDTrainingServiceRegistration
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddServiceDefaults();
-        builder.AddCremaDBlobStore(container: builder.Configuration[CremaDServiceRegistration.BlobContainerKey] ?? CremaDServiceRegistration.DefaultBlobContainer);
+        builder.AddCremaDSharedBlobStore();
+        builder.AddEvaluator();
+        builder.AddCremaDMessaging(bus => bus.AddConsumer<EvaluateModelConsumer>());
+        return builder;
+    }
+
+    /// <summary>The evaluator's options (<c>Evaluation:*</c>), run state store and work folder, without the bus.</summary>
+    public static TBuilder AddEvaluator<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
         builder.AddCremaDWork();
         builder.Services.TryAddSingleton(builder.Configuration.GetSection(EvaluatorOptions.SectionName).Get<EvaluatorOptions>() ?? new EvaluatorOptions());
         builder.Services.TryAddSingleton<RunStateStore>();
-        builder.AddCremaDMessaging(bus => bus.AddConsumer<EvaluateModelConsumer>());
+        return builder;
+    }
+
+    /// <summary>
+    /// Every service in one host on one bus (the AppHost's embedded mode, with the in-memory transport): service
+    /// defaults, the shared blob store, the coordinator, feature processing, the training worker and the evaluator.
+    /// Map the runs API with <see cref="CremaDServiceRegistration.MapCremaDRunsApi"/>.
+    /// </summary>
+    public static WebApplicationBuilder AddCremaDAllServices(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.AddServiceDefaults();
+        builder.AddCremaDSharedBlobStore();
+        builder.AddRunCoordinator();
+        builder.AddFeatureShardProcessing();
+        builder.AddTrainingWorker();
+        builder.AddEvaluator();
+        builder.AddCremaDMessaging(bus =>
+        {
+            bus.AddRunCoordinatorConsumers();
+            bus.AddConsumer<ExtractFeatureShardConsumer>();
+            bus.AddConsumer<TrainModelConsumer>();
+            bus.AddConsumer<EvaluateModelConsumer>();
+        });
         return builder;
     }
 }

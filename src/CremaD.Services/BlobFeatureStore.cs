@@ -164,8 +164,19 @@ public static class BlobFeatureStore
             ];
             await Parallel.ForEachAsync(files,
                 new ParallelOptions { MaxDegreeOfParallelism = BlobStoreExtensions.DefaultTransferParallelism, CancellationToken = cancellationToken },
-                async (file, ct) => await store.DownloadToFileAsync(file.Key, Path.Combine(partial, file.Path.Replace('/', Path.DirectorySeparatorChar)), ct)
-                    .ConfigureAwait(false)).ConfigureAwait(false);
+                async (file, ct) =>
+                {
+                    try
+                    {
+                        await store.DownloadToFileAsync(file.Key, Path.Combine(partial, file.Path.Replace('/', Path.DirectorySeparatorChar)), ct)
+                            .ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException && e is not BlobStoreException)
+                    {
+                        // Name the blob: transport errors (HTTP status, I/O) do not.
+                        throw new BlobStoreException(file.Key, $"Downloading blob '{file.Key}' from {store.Location} failed: {e.Message}", e);
+                    }
+                }).ConfigureAwait(false);
             Directory.CreateDirectory(Path.GetDirectoryName(localDirectory)!);
             try
             {

@@ -7,7 +7,9 @@ namespace CremaD.Services;
 /// Durable run state: one <c>runs/&lt;id&gt;/status.json</c> blob per run, a <see cref="RunStatus"/> changed only by
 /// read-modify-write under optimistic concurrency (IfMatch on the ETag read, IfNoneExists on creation, retried on
 /// conflict). Any number of coordinator replicas may fold events into it concurrently, and a restart loses nothing:
-/// the blob is the state.
+/// the blob is the state. Beside it, an empty index blob per run (<see cref="IndexPrefix"/>), named so that a listing
+/// returns the newest submission first, lets <see cref="ListAsync"/> find the runs without listing their folders, which
+/// hold models, checkpoints and artefacts.
 /// </summary>
 public sealed class RunStateStore(IBlobStore store)
 {
@@ -17,9 +19,23 @@ public sealed class RunStateStore(IBlobStore store)
     /// <summary>Conflicting writers are retried this many times before giving up (the message is then redelivered).</summary>
     public const int MaxAttempts = 50;
 
+    /// <summary>Status blobs <see cref="ListAsync"/> reads at once.</summary>
+    private const int ReadParallelism = 8;
+
     public IBlobStore Blobs => store;
 
+    /// <summary>Folder of the run index: <c>run-index/&lt;inverted submission ticks, 19 digits&gt;-&lt;run id&gt;</c>, one empty blob per run.</summary>
+    public const string IndexPrefix = "run-index/";
+
     public static string StatusKey(Guid runId) => BlobLayout.RunPrefix(runId) + StatusFileName;
+
+    /// <summary>
+    /// The run's index entry. Ticks are counted down from <see cref="DateTimeOffset.MaxValue"/>, so the ordinal order
+    /// of the keys (the order blob listings come in) is newest submission first.
+    /// </summary>
+    public static string IndexKey(Guid runId, DateTimeOffset submittedAt) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"{IndexPrefix}{DateTimeOffset.MaxValue.UtcTicks - submittedAt.UtcTicks:D19}-{runId:N}");
 
     /// <summary>The run's status, or null when the run is unknown.</summary>
     public async Task<RunStatus?> GetAsync(Guid runId, CancellationToken cancellationToken = default)
@@ -34,18 +50,36 @@ public sealed class RunStateStore(IBlobStore store)
         }
     }
 
-    /// <summary>Every run with a status, newest submission first.</summary>
-    public async Task<IReadOnlyList<RunStatus>> ListAsync(CancellationToken cancellationToken = default)
+    /// <summary>
+    /// The runs with a status, newest submission first; at most <paramref name="limit"/> of them when given. Lists only
+    /// the run index (one small blob per run) and reads the status of the runs it returns.
+    /// </summary>
+    public async Task<IReadOnlyList<RunStatus>> ListAsync(int? limit = null, CancellationToken cancellationToken = default)
     {
-        var runs = new List<RunStatus>();
-        await foreach (var blob in store.ListAsync(BlobLayout.RunsFolder + "/", cancellationToken).ConfigureAwait(false))
+        if (limit is < 1) throw new ArgumentOutOfRangeException(nameof(limit), limit, "The limit must be at least 1.");
+        var keys = new List<string>();
+        await foreach (var blob in store.ListAsync(IndexPrefix, cancellationToken).ConfigureAwait(false))
         {
-            if (!blob.Key.EndsWith("/" + StatusFileName, StringComparison.Ordinal)) continue;
-            var segments = blob.Key.Split('/');
-            if (segments.Length != 3 || !Guid.TryParseExact(segments[1], "N", out var runId)) continue;
-            if (await GetAsync(runId, cancellationToken).ConfigureAwait(false) is { } status) runs.Add(status);
+            keys.Add(blob.Key);
         }
-        return runs.OrderByDescending(r => r.Timestamps.SubmittedAt).ToList();
+        // Listings come in key order from Azure; sorting here keeps any store honest about "newest first".
+        keys.Sort(StringComparer.Ordinal);
+        var runs = new List<RunStatus>();
+        foreach (var chunk in keys.Select(RunIdOfIndexKey).OfType<Guid>().Distinct().Chunk(ReadParallelism))
+        {
+            var statuses = await Task.WhenAll(chunk.Select(runId => GetAsync(runId, cancellationToken))).ConfigureAwait(false);
+            // An entry whose status is not written yet (or was deleted) is skipped.
+            runs.AddRange(statuses.OfType<RunStatus>());
+            if (limit is { } max && runs.Count >= max) return runs.Take(max).ToList();
+        }
+        return runs;
+    }
+
+    private static Guid? RunIdOfIndexKey(string key)
+    {
+        var name = key[IndexPrefix.Length..];
+        var dash = name.IndexOf('-');
+        return dash == 19 && Guid.TryParseExact(name[(dash + 1)..], "N", out var runId) ? runId : null;
     }
 
     /// <summary>
@@ -74,6 +108,13 @@ public sealed class RunStateStore(IBlobStore store)
             }
             var next = update(current);
             if (next is null || ReferenceEquals(next, current)) return (current, current);
+            if (info is null)
+            {
+                // Indexed before the status exists, so a status is never missing from the list; the entry of a status
+                // that then fails to be written is skipped by ListAsync. Rewriting it is harmless (same key, empty).
+                await store.WriteBytesAsync(IndexKey(runId, next.Timestamps.SubmittedAt), Array.Empty<byte>(),
+                    cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
             // The ETag is the one read before the content: if anyone wrote after it, the write is refused.
             var condition = info is null ? BlobWriteCondition.IfNoneExists : BlobWriteCondition.IfMatch(info.ETag);
             try

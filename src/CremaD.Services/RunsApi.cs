@@ -17,8 +17,9 @@ public sealed record SubmitRunRequest(string? Dataset, RunConfig? Config = null,
 public sealed record SubmitRunResponse(Guid RunId, string Status);
 
 /// <summary>
-/// The runs API: <c>POST /runs</c> submits, <c>GET /runs</c> and <c>GET /runs/{id}</c> show run status (stage, progress,
-/// metrics so far, rejected clips, errors, artefacts), <c>GET /runs/{id}/artifacts/{name}</c> streams an artefact.
+/// The runs API: <c>POST /runs</c> submits, <c>GET /runs[?limit=N]</c> (newest first) and <c>GET /runs/{id}</c> show run
+/// status (stage, progress, metrics so far, rejected clips, errors, artefacts), <c>GET /runs/{id}/artifacts/{name}</c>
+/// streams an artefact.
 /// </summary>
 public static class RunsApi
 {
@@ -27,7 +28,7 @@ public static class RunsApi
         ArgumentNullException.ThrowIfNull(endpoints);
         var runs = endpoints.MapGroup("/runs");
         runs.MapPost("/", SubmitAsync);
-        runs.MapGet("/", async (RunStateStore states, CancellationToken ct) => Results.Json(await states.ListAsync(ct), ServiceJson.Options));
+        runs.MapGet("/", ListAsync);
         runs.MapGet("/{runId:guid}", async (Guid runId, RunStateStore states, CancellationToken ct) =>
             await states.GetAsync(runId, ct) is { } status ? Results.Json(status, ServiceJson.Options) : NotFound(runId));
         runs.MapGet("/{runId:guid}/artifacts/{name}", GetArtifactAsync);
@@ -61,6 +62,15 @@ public static class RunsApi
         var endpoint = await sender.GetSendEndpoint(new Uri($"queue:{QueueNames.SubmitRun}")).ConfigureAwait(false);
         await endpoint.Send(command, ct).ConfigureAwait(false);
         return Results.Accepted($"/runs/{command.RunId:D}", new SubmitRunResponse(command.RunId, $"/runs/{command.RunId:D}"));
+    }
+
+    private static async Task<IResult> ListAsync(int? limit, RunStateStore states, CancellationToken ct)
+    {
+        if (limit is < 1)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = [$"limit must be at least 1, got {limit}."] });
+        }
+        return Results.Json(await states.ListAsync(limit, ct).ConfigureAwait(false), ServiceJson.Options);
     }
 
     private static async Task<IResult> CancelAsync(Guid runId, RunStateStore states, ISendEndpointProvider sender, CancellationToken ct)

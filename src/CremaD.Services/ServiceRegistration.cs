@@ -20,11 +20,34 @@ public static class CremaDServiceRegistration
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddServiceDefaults();
+        builder.AddCremaDSharedBlobStore();
+        builder.AddRunCoordinator();
+        builder.AddCremaDMessaging(bus => bus.AddRunCoordinatorConsumers());
+        return builder;
+    }
+
+    /// <summary>
+    /// The blob store every service shares: <c>ConnectionStrings:blobs</c>, container <c>CremaD:BlobContainer</c>
+    /// (default <see cref="DefaultBlobContainer"/>).
+    /// </summary>
+    public static TBuilder AddCremaDSharedBlobStore<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
         builder.AddCremaDBlobStore(container: builder.Configuration[BlobContainerKey] ?? DefaultBlobContainer);
+        return builder;
+    }
+
+    /// <summary>
+    /// The run coordinator's services (run state store, coordinator, work folder), without the bus: a host adds the
+    /// consumers of <see cref="AddRunCoordinatorConsumers"/> to its one bus. Separate from <see cref="AddCremaDRunsApi"/>
+    /// so that the AppHost's embedded mode can put every service in one process on one bus.
+    /// </summary>
+    public static TBuilder AddRunCoordinator<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
         builder.AddCremaDWork();
         builder.Services.TryAddSingleton<RunStateStore>();
         builder.Services.TryAddSingleton<RunCoordinator>();
-        builder.AddCremaDMessaging(bus => bus.AddRunCoordinatorConsumers());
         return builder;
     }
 
@@ -42,9 +65,17 @@ public static class CremaDServiceRegistration
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddServiceDefaults();
-        builder.AddCremaDBlobStore(container: builder.Configuration[BlobContainerKey] ?? DefaultBlobContainer);
-        builder.Services.TryAddSingleton(provider => new FeatureShardProcessor(provider.GetRequiredService<IBlobStore>()));
+        builder.AddCremaDSharedBlobStore();
+        builder.AddFeatureShardProcessing();
         builder.AddCremaDMessaging(bus => bus.AddConsumer<ExtractFeatureShardConsumer>());
+        return builder;
+    }
+
+    /// <summary>The feature-shard processor, without the bus (the host adds <see cref="ExtractFeatureShardConsumer"/>).</summary>
+    public static TBuilder AddFeatureShardProcessing<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.TryAddSingleton(provider => new FeatureShardProcessor(provider.GetRequiredService<IBlobStore>()));
         return builder;
     }
 

@@ -51,18 +51,32 @@ public sealed class RunStatusTests
             status.Training.BestValidationAccuracy, status.Training.Device, status.Training.Completed));
         Assert.Equal([1, 2, 3], status.Training.History.Select(h => h.Epoch));
         Assert.Equal((0.5, 0.42, 2), (status.Evaluation!.Accuracy, status.Evaluation.MacroF1, status.Evaluation.Samples));
-        Assert.Equal(["history.json", "classification_report.json", "test_metrics.json", "confusion_matrix.png", "training_curves.png"],
+        // The trained model (weights + manifest) is an artefact too, downloadable through the runs API.
+        Assert.Equal(["history.json", "best_model", "model.json", "classification_report.json", "test_metrics.json", "confusion_matrix.png", "training_curves.png"],
             status.Artifacts.Select(a => a.Name));
+        Assert.Equal(S.TrainingCompleted.ModelPrefix.TrimEnd('/') + "/best_model", status.Artifacts.Single(a => a.Name == "best_model").Key);
         Assert.Empty(status.Errors);
         var times = status.Timestamps;
         Assert.Equal(S.Start, times.SubmittedAt);
-        Assert.Equal(S.ShardExtracted(0).Timestamp, times.FeaturesStartedAt);
+        Assert.Equal(S.RunSubmitted.Timestamp, times.FeaturesStartedAt); // the plan, before any shard started
         Assert.Equal(S.FeaturesReady.Timestamp, times.FeaturesReadyAt);
         Assert.Equal(S.TrainingStarted.Timestamp, times.TrainingStartedAt);
         Assert.Equal(S.TrainingCompleted.Timestamp, times.TrainingCompletedAt);
         Assert.Equal(S.EvaluationCompleted.Timestamp, times.EvaluationCompletedAt);
         Assert.Equal(S.RunCompleted.Timestamp, times.FinishedAt);
         Assert.Equal(S.RunCompleted.Timestamp, times.UpdatedAt);
+    }
+
+    [Fact]
+    public void The_feature_stage_starts_at_the_plan_or_at_an_earlier_shard_start()
+    {
+        var planned = RunStatus.Submitted(S.RunSubmitted);
+        Assert.Equal(S.RunSubmitted.Timestamp, planned.Timestamps.FeaturesStartedAt);
+
+        // A shard reported by a machine whose clock is behind: it started before the plan's time.
+        var early = S.ShardExtracted(0) with { Timestamp = S.RunSubmitted.Timestamp.AddSeconds(1), Seconds = 3 };
+        Assert.Equal(S.RunSubmitted.Timestamp.AddSeconds(-2), planned.Apply(early).Timestamps.FeaturesStartedAt);
+        Assert.Equal(S.RunSubmitted.Timestamp, planned.Apply(S.ShardExtracted(1)).Timestamps.FeaturesStartedAt);
     }
 
     [Fact]

@@ -22,7 +22,7 @@ public sealed class ValidationTests
             (config.Epochs, config.BatchSize, config.LearningRate, config.WeightDecay, config.Seed, config.Patience,
              config.LabelSmoothing, config.HiddenSize, config.NumLayers, config.Dropout, config.GradClip,
              config.UseSpecAugment, config.UseClassWeights, config.Device, config.ShardSize));
-        Assert.Equal(RunTrainingLoop.Reference, config.Loop);
+        Assert.Equal(RunTrainingLoop.Fast, config.Loop); // the production loop, as TrainingOptions and the CLI
         Assert.Empty(config.FindProblems());
     }
 
@@ -38,7 +38,7 @@ public sealed class ValidationTests
         Assert.Equal("auto", flags["device"]);
         Assert.Equal(3e-4, flags["learning_rate"]);
         Assert.StartsWith("epochs=80 batch_size=24 learning_rate=0.0003 weight_decay=0.0001 seed=42", RunConfig.Default.ToString());
-        Assert.EndsWith("use_class_weights=true device=auto loop=reference shard_size=256", RunConfig.Default.ToString());
+        Assert.EndsWith("use_class_weights=true device=auto loop=fast shard_size=256", RunConfig.Default.ToString());
     }
 
     [Fact]

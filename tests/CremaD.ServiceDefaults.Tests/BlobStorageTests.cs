@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using CremaD.Storage;
+using CremaD.LocalInfrastructure;
 using CremaD.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using CremaD.Contracts;
+using CremaD.LocalInfrastructure;
 using CremaD.Testing;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;

@@ -5,9 +5,13 @@ using System.Text.Json;
 using CremaD.Contracts;
 using CremaD.Evaluation;
 using CremaD.Learning;
+using CremaD.Services.Training;
 using CremaD.ServiceDefaults;
 using CremaD.Storage;
+using CremaD.LocalInfrastructure;
 using CremaD.Testing;
+using RunFiles = CremaD.Pipeline.RunFiles;
+using RunManifest = CremaD.Pipeline.RunManifest;
 
 namespace CremaD.Services.Tests;
 
@@ -66,7 +70,7 @@ public sealed class EndToEndTests(RabbitMqFixture rabbit, AzuriteFixture azurite
         // Artefacts in storage, under the run's prefix.
         var prefix = BlobLayout.RunPrefix(runId);
         foreach (var name in new[] { ArtifactNames.ClassificationReport, ArtifactNames.TestMetrics, ArtifactNames.ConfusionMatrix,
-                     ArtifactNames.TrainingCurves, ArtifactNames.History, "test_predictions.csv" })
+                     ArtifactNames.TrainingCurves, ArtifactNames.History, "test_predictions.csv", RunFiles.Manifest })
         {
             Assert.True(await cluster.Blobs.ExistsAsync(prefix + "artifacts/" + name), name);
             Assert.Contains(status.Artifacts, a => a.Name == name);
@@ -78,12 +82,33 @@ public sealed class EndToEndTests(RabbitMqFixture rabbit, AzuriteFixture azurite
         var metrics = TestMetrics.FromJson(await cluster.Blobs.ReadTextAsync(prefix + "artifacts/" + ArtifactNames.TestMetrics));
         Assert.Equal(status.Evaluation.Accuracy, metrics.Accuracy, 9);
 
+        // run.json: the local pipeline's manifest, for the distributed run.
+        var manifest = JsonSerializer.Deserialize<RunManifest>(await cluster.Blobs.ReadTextAsync(prefix + "artifacts/" + RunFiles.Manifest), RunManifest.Json)!;
+        Assert.Equal(runId.ToString("D"), manifest.RunId);
+        Assert.Equal(status.Timestamps.SubmittedAt, manifest.StartedAt);
+        Assert.EndsWith("/" + prefix, manifest.OutputDirectory, StringComparison.Ordinal);
+        Assert.EndsWith("/" + status.Features.FeatureStorePrefix, manifest.FeaturesDirectory, StringComparison.Ordinal);
+        Assert.Equal(TinyConfig.ToTrainingOptions(threads: 1), manifest.Training);
+        Assert.Equal(("cpu", 1), (manifest.Device, manifest.Threads));
+        Assert.Contains(manifest.Dataset.Fingerprint, status.Features.FeatureStorePrefix, StringComparison.Ordinal);
+        Assert.Equal((24, 1), (manifest.Dataset.Clips, manifest.Dataset.Rejected));
+        Assert.Equal(12, manifest.Dataset.ClipsPerPartition["train"]);
+        Assert.Equal("train/1001_DFA_ANG_XX.wav", Assert.Single(manifest.RejectedClips).Path);
+        Assert.Equal(CremaD.Audio.FeatureRecipe.Describe().Keys, manifest.FeatureRecipe.Keys);
+        Assert.False(string.IsNullOrEmpty(manifest.Versions.TorchSharp));
+        Assert.Equal((status.Training.BestEpoch, 2, metrics.Accuracy, 6),
+            (manifest.Results.BestEpoch, manifest.Results.EpochsRun, manifest.Results.TestAccuracy, manifest.Results.TestClips));
+        Assert.All(new[] { manifest.Durations.Features, manifest.Durations.Training, manifest.Durations.Evaluation }, d => Assert.True(d > 0));
+        Assert.True(manifest.Durations.Total >= manifest.Durations.Features + manifest.Durations.Training + manifest.Durations.Evaluation - 1e-6);
+
         // The runs API shows and serves it.
         var api = cluster.RunsApi!;
         var shown = await api.GetFromJsonAsync<RunStatus>($"/runs/{runId:D}", ServiceJson.Options);
         Assert.Equal(RunStage.Completed, shown!.Stage);
         var listed = await api.GetFromJsonAsync<List<RunStatus>>("/runs", ServiceJson.Options);
         Assert.Contains(listed!, r => r.RunId == runId);
+        Assert.Equal([runId], (await api.GetFromJsonAsync<List<RunStatus>>("/runs?limit=1", ServiceJson.Options))!.Select(r => r.RunId));
+        Assert.Equal(HttpStatusCode.BadRequest, (await api.GetAsync("/runs?limit=0")).StatusCode);
         using var png = await api.GetAsync($"/runs/{runId:N}/artifacts/{ArtifactNames.ConfusionMatrix}");
         Assert.Equal(HttpStatusCode.OK, png.StatusCode);
         Assert.Equal("image/png", png.Content.Headers.ContentType?.MediaType);

@@ -3,6 +3,7 @@ using CremaD.Contracts;
 using CremaD.Evaluation;
 using CremaD.ServiceDefaults;
 using CremaD.Storage;
+using CremaD.LocalInfrastructure;
 using CremaD.Testing;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;

@@ -7,7 +7,7 @@ namespace CremaD.Services.Tests;
 /// <summary>
 /// The recipe's defaults are written twice — in the message contract (which cannot reference TorchSharp) and in
 /// TrainingOptions — so this pins them together: a distributed run with default config trains exactly as
-/// `cremad train --loop reference` with default flags.
+/// `cremad train` with default flags (the fast loop).
 /// </summary>
 public sealed class RunConfigMappingTests
 {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using CremaD.LocalInfrastructure;
 using CremaD.Testing;
 
 namespace CremaD.Services.Tests;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Azure.Storage.Blobs;
+using CremaD.LocalInfrastructure;
 using CremaD.Testing;
 
 namespace CremaD.Storage.Tests;

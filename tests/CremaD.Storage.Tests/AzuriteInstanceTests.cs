@@ -1,3 +1,4 @@
+using CremaD.LocalInfrastructure;
 using CremaD.Testing;
 
 namespace CremaD.Storage.Tests;

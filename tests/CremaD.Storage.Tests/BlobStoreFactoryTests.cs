@@ -1,4 +1,5 @@
 using Azure.Core;
+using CremaD.LocalInfrastructure;
 using CremaD.Testing;
 
 namespace CremaD.Storage.Tests;

@@ -1,4 +1,5 @@
 using System.Text;
+using CremaD.LocalInfrastructure;
 using CremaD.Testing;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,3 +1,5 @@
+using CremaD.LocalInfrastructure;
+
 namespace CremaD.Testing;
 
 /// <summary>

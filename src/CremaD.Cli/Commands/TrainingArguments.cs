@@ -37,7 +37,7 @@ public sealed class TrainingArguments
     public Option<TrainingLoop> Loop { get; } = new("--loop")
     {
         Description = "fast (length-bucketed batches over resident tensors) or reference (the original loop)",
-        DefaultValueFactory = _ => TrainingLoop.Fast,
+        DefaultValueFactory = _ => Defaults.Loop,
     };
     public Option<int?> Threads { get; } = new("--threads") { Description = "Torch intra-op threads (default: one per core)" };
 

@@ -1,0 +1,105 @@
+using System.Globalization;
+using CremaD.LocalInfrastructure;
+
+namespace CremaD.Benchmarks.Services;
+
+/// <summary>A command-line argument the benchmark cannot use; the message says which and why.</summary>
+public sealed class BenchmarkUsageException(string message) : Exception(message);
+
+/// <summary>What to measure (see <see cref="Usage"/>).</summary>
+public sealed record BenchmarkOptions
+{
+    /// <summary>The dataset folder (either layout); default the repository's samples/demo.</summary>
+    public required string DataRoot { get; init; }
+
+    public int Epochs { get; init; } = 2;
+
+    /// <summary>Feature-service process counts to measure, each on a fresh container (features are not reused).</summary>
+    public IReadOnlyList<int> FeatureInstances { get; init; } = [1, 2];
+
+    /// <summary>
+    /// Clips per shard. Smaller than the service default (256) so that even the demo dataset splits into enough shards
+    /// for two feature services to share.
+    /// </summary>
+    public int ShardSize { get; init; } = 64;
+
+    /// <summary>LibTorch threads of the trainer, the evaluation service and the local run; null: the library's default.</summary>
+    public int? Threads { get; init; }
+
+    /// <summary>Skip the local `cremad run` (no overhead ratio).</summary>
+    public bool SkipLocal { get; init; }
+
+    /// <summary>Print the results as JSON (only) on standard output.</summary>
+    public bool Json { get; init; }
+
+    /// <summary>Also write the JSON results to this file.</summary>
+    public string? OutputFile { get; init; }
+
+    /// <summary>Keep the services' logs (their folder is printed) instead of deleting them.</summary>
+    public bool KeepLogs { get; init; }
+
+    public const string Usage = """
+        cremad-benchmark-services [options]
+
+        Starts a private RabbitMQ and Azurite, uploads a dataset, runs the services as separate processes (runs API,
+        N feature services, trainer, evaluation), submits one run per feature-service count on a fresh container and
+        reports the feature stage's wall time and clips/s, the run's wall time, each process's peak memory, and the
+        distributed/local ratio against the same run through the local pipeline (`cremad run`).
+
+          --data-root DIR           dataset folder (course or official layout); default samples/demo
+          --epochs N                maximum epochs (default 2)
+          --feature-instances LIST  feature-service processes to measure, e.g. 1,2 (default 1,2)
+          --shard-size N            clips per feature shard (default 64)
+          --threads N               LibTorch threads for training and evaluation, both paths (default: library default)
+          --skip-local              do not run the local pipeline (no overhead ratio)
+          --json                    print the results as JSON only
+          --out FILE                also write the JSON results to FILE
+          --keep-logs               keep the services' logs
+          --help                    this text
+        """;
+
+    /// <exception cref="BenchmarkUsageException">An unknown option or a bad value.</exception>
+    /// <returns>Null when help was asked for.</returns>
+    public static BenchmarkOptions? Parse(IReadOnlyList<string> args)
+    {
+        var options = new BenchmarkOptions { DataRoot = Path.Combine(RepositoryRoot.Find(), "samples", "demo") };
+        for (var i = 0; i < args.Count; i++)
+        {
+            string Value()
+            {
+                if (i + 1 >= args.Count) throw new BenchmarkUsageException($"{args[i]} needs a value.");
+                return args[++i];
+            }
+
+            int Positive(string name, string text) =>
+                int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= 1
+                    ? n
+                    : throw new BenchmarkUsageException($"{name} must be a whole number of at least 1, got '{text}'.");
+
+            var arg = args[i];
+            options = arg switch
+            {
+                "--help" or "-h" => null,
+                "--data-root" => options with { DataRoot = Path.GetFullPath(Value()) },
+                "--epochs" => options with { Epochs = Positive(arg, Value()) },
+                "--feature-instances" => options with
+                {
+                    FeatureInstances = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Select(n => Positive(arg, n)).ToList() is { Count: > 0 } counts
+                        ? counts
+                        : throw new BenchmarkUsageException("--feature-instances needs at least one count, e.g. 1,2."),
+                },
+                "--shard-size" => options with { ShardSize = Positive(arg, Value()) },
+                "--threads" => options with { Threads = Positive(arg, Value()) },
+                "--skip-local" => options with { SkipLocal = true },
+                "--json" => options with { Json = true },
+                "--out" => options with { OutputFile = Path.GetFullPath(Value()) },
+                "--keep-logs" => options with { KeepLogs = true },
+                _ => throw new BenchmarkUsageException($"unknown option '{arg}' (--help lists them)."),
+            };
+            if (options is null) return null;
+        }
+        if (!Directory.Exists(options.DataRoot)) throw new BenchmarkUsageException($"{options.DataRoot}: no such dataset folder.");
+        return options;
+    }
+}

@@ -1,0 +1,254 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Runtime.InteropServices;
+using CremaD.Contracts;
+using CremaD.Datasets;
+using CremaD.LocalInfrastructure;
+using CremaD.Pipeline;
+using CremaD.Services;
+using CremaD.Services.Tests;
+using CremaD.Services.Training;
+using CremaD.Storage;
+using RunStage = CremaD.Contracts.RunStage;
+
+namespace CremaD.Benchmarks.Services;
+
+/// <summary>
+/// The distributed path measured end to end: a private RabbitMQ and Azurite, the dataset uploaded to a fresh container per
+/// feature-service count, the four hosts as separate processes, one run submitted over HTTP and followed through the runs
+/// API; then the same dataset and recipe through the local pipeline, for the overhead ratio.
+/// </summary>
+public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progress)
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(120);
+    private static readonly TimeSpan RunTimeout = TimeSpan.FromHours(4);
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
+    private const string DatasetName = "benchmark";
+
+    public async Task<BenchmarkResults> RunAsync(CancellationToken cancellationToken)
+    {
+        var started = DateTimeOffset.UtcNow;
+        var loadBefore = LoadAverage();
+        var dataset = DatasetReader.Open(options.DataRoot, new DatasetOptions());
+        var config = new RunConfig { Epochs = options.Epochs, ShardSize = options.ShardSize };
+        var scratch = Directory.CreateTempSubdirectory("cremad-benchmark-services-").FullName;
+        try
+        {
+            // Local first, while this process holds nothing else, so its peak memory is the run's.
+            var local = options.SkipLocal ? null : await RunLocalAsync(dataset, config, Path.Combine(scratch, "local"), cancellationToken);
+
+            Report("starting a private RabbitMQ and Azurite");
+            await using var rabbit = await RabbitMqInstance.StartAsync(cancellationToken);
+            await using var azurite = await AzuriteInstance.StartAsync(cancellationToken);
+            var distributed = new List<DistributedResult>();
+            foreach (var instances in options.FeatureInstances)
+            {
+                distributed.Add(await RunDistributedAsync(instances, config, rabbit, azurite, Path.Combine(scratch, $"services-{instances}"),
+                    cancellationToken));
+            }
+
+            var overheads = local is null
+                ? []
+                : distributed.Where(d => d.Stage == "completed")
+                    .Select(d => new Overhead(d.FeatureInstances, d.TotalSeconds / local.TotalSeconds, d.FeatureSeconds / local.FeatureSeconds))
+                    .ToList();
+            var flags = new Dictionary<string, object>(config.ToFlags(), StringComparer.Ordinal)
+            {
+                ["threads"] = options.Threads?.ToString(CultureInfo.InvariantCulture) ?? "default",
+            };
+            var machine = new MachineInfo(Environment.ProcessorCount, RuntimeInformation.OSDescription, Environment.Version.ToString(),
+                ServiceProcess.BuildConfiguration, loadBefore, LoadAverage());
+            return new BenchmarkResults(started, machine, options.DataRoot, dataset.Clips.Count, flags, distributed, local, overheads);
+        }
+        finally
+        {
+            if (options.KeepLogs) Report($"logs kept in {scratch}");
+            else TryDelete(scratch);
+        }
+    }
+
+    private async Task<LocalResult> RunLocalAsync(Dataset dataset, RunConfig config, string output, CancellationToken cancellationToken)
+    {
+        Report("local run (LocalRun, what `cremad run` runs)");
+        var training = config.ToTrainingOptions(options.Threads);
+        var outcome = await LocalRun.ExecuteAsync(new RunRequest(dataset, output, training, new FeatureStageOptions()), null, cancellationToken);
+        var durations = outcome.Manifest.Durations;
+        var processed = outcome.Features.Extracted + outcome.Features.Rejected;
+        var result = new LocalResult(outcome.Features.Clips, durations.Features, processed / Math.Max(durations.Features, 1e-9),
+            durations.Training, durations.Evaluation, durations.Total, outcome.Training.EpochsRun, outcome.Manifest.Results.TestAccuracy,
+            Mib(ServiceProcess.ReadPeakMemoryBytes(Environment.ProcessId) ?? 0));
+        Report(string.Create(CultureInfo.InvariantCulture, $"  local: features {result.FeatureSeconds:F2} s, total {result.TotalSeconds:F2} s"));
+        return result;
+    }
+
+    private async Task<DistributedResult> RunDistributedAsync(int featureInstances, RunConfig config, RabbitMqInstance rabbit,
+        AzuriteInstance azurite, string scratch, CancellationToken cancellationToken)
+    {
+        var container = $"bench-{featureInstances}-{Guid.NewGuid().ToString("N")[..8]}";
+        var blobs = BlobStoreFactory.FromConnectionString(azurite.ConnectionString, container);
+        Report($"{featureInstances} feature service(s): uploading the dataset to container {container}");
+        var clock = Stopwatch.StartNew();
+        await BlobDataset.UploadAsync(blobs, options.DataRoot, DatasetName, cancellationToken: cancellationToken);
+        var uploadSeconds = clock.Elapsed.TotalSeconds;
+
+        var processes = new List<ServiceProcess>();
+        try
+        {
+            clock.Restart();
+            var hosts = new List<(string Host, string Name)> { ("CremaD.RunsApi", "runs-api") };
+            hosts.AddRange(Enumerable.Range(1, featureInstances).Select(i => ("CremaD.FeatureService", $"features-{i}")));
+            hosts.Add(("CremaD.TrainerService", "trainer"));
+            hosts.Add(("CremaD.EvaluationService", "evaluation"));
+            var starting = hosts.Select(h => StartAsync(h.Host, h.Name, rabbit, azurite, container, scratch, cancellationToken)).ToList();
+            try
+            {
+                await Task.WhenAll(starting);
+            }
+            finally
+            {
+                processes.AddRange(starting.Where(t => t.IsCompletedSuccessfully).Select(t => t.Result));
+            }
+            var startupSeconds = clock.Elapsed.TotalSeconds;
+            Report(string.Create(CultureInfo.InvariantCulture, $"  {processes.Count} processes up in {startupSeconds:F1} s; submitting the run"));
+
+            var api = processes[0].Http;
+            clock.Restart();
+            using var response = await api.PostAsJsonAsync("/runs", new SubmitRunRequest(DatasetName, config, $"benchmark, {featureInstances} feature service(s)"),
+                ServiceJson.Options, cancellationToken);
+            if (response.StatusCode != HttpStatusCode.Accepted)
+            {
+                throw new InvalidOperationException($"POST /runs answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(cancellationToken)}");
+            }
+            var runId = (await response.Content.ReadFromJsonAsync<SubmitRunResponse>(ServiceJson.Options, cancellationToken))!.RunId;
+            var status = await WaitForRunAsync(api, runId, processes, cancellationToken);
+            var clientSeconds = clock.Elapsed.TotalSeconds;
+
+            var memory = processes.Select(p => new ProcessMemory(p.Name, p.Host, Mib(p.PeakMemoryBytes()))).ToList();
+            var shardSeconds = await ShardSecondsAsync(blobs, status.Features.FeatureStorePrefix, cancellationToken);
+            var result = Summarise(featureInstances, status, shardSeconds, clientSeconds, startupSeconds, uploadSeconds, memory);
+            Report(string.Create(CultureInfo.InvariantCulture,
+                $"  {result.Stage}: features {result.FeatureSeconds:F2} s ({result.ClipsPerSecond:F0} clips/s), total {result.TotalSeconds:F2} s"));
+            return result;
+        }
+        finally
+        {
+            foreach (var process in processes) await process.StopAsync(TimeSpan.FromSeconds(15));
+            foreach (var process in processes) await process.DisposeAsync();
+            if (blobs is AzureBlobStore azure) await azure.Container.DeleteIfExistsAsync(cancellationToken: CancellationToken.None);
+        }
+    }
+
+    private Task<ServiceProcess> StartAsync(string host, string name, RabbitMqInstance rabbit, AzuriteInstance azurite, string container,
+        string scratch, CancellationToken cancellationToken)
+    {
+        var environment = ServiceProcess.BaseEnvironment(rabbit.ConnectionString, azurite.ConnectionString, container,
+            Path.Combine(scratch, "work-" + name));
+        if (options.Threads is { } threads)
+        {
+            environment["Trainer__Threads"] = threads.ToString(CultureInfo.InvariantCulture);
+            environment["Evaluation__Threads"] = threads.ToString(CultureInfo.InvariantCulture);
+        }
+        return ServiceProcess.StartAsync(host, name, environment, Path.Combine(scratch, "logs"), StartTimeout, cancellationToken);
+    }
+
+    /// <summary>Follows the run through GET /runs/{id}, as a client would, until it finishes.</summary>
+    private async Task<RunStatus> WaitForRunAsync(HttpClient api, Guid runId, IReadOnlyList<ServiceProcess> processes,
+        CancellationToken cancellationToken)
+    {
+        var deadline = Stopwatch.StartNew();
+        var lastStage = "";
+        while (true)
+        {
+            var status = await api.GetFromJsonAsync<RunStatus>($"/runs/{runId:D}", ServiceJson.Options, cancellationToken);
+            if (status is not null)
+            {
+                var stage = status.Stage.ToString().ToLowerInvariant();
+                if (stage != lastStage) Report($"  run {runId:D}: {stage}");
+                lastStage = stage;
+                if (status.Stage.IsTerminal()) return status;
+            }
+            if (processes.FirstOrDefault(p => p.HasExited) is { } dead)
+            {
+                throw new InvalidOperationException($"{dead.Name} exited during the run.{Environment.NewLine}{dead.LogTail()}");
+            }
+            if (deadline.Elapsed > RunTimeout) throw new TimeoutException($"Run {runId:D} did not finish within {RunTimeout}.");
+            await Task.Delay(PollInterval, cancellationToken);
+        }
+    }
+
+    /// <summary>Each shard's own wall time, from the shard.json manifests the feature services wrote.</summary>
+    private static async Task<IReadOnlyList<double>> ShardSecondsAsync(IBlobStore blobs, string? storePrefix, CancellationToken cancellationToken)
+    {
+        var seconds = new List<double>();
+        if (storePrefix is null) return seconds;
+        await foreach (var blob in blobs.ListAsync(storePrefix + "shards/", cancellationToken))
+        {
+            if (!blob.Key.EndsWith("/" + FeatureShardManifest.FileName, StringComparison.Ordinal)) continue;
+            seconds.Add((await blobs.ReadJsonAsync<FeatureShardManifest>(blob.Key, ServiceJson.Options, cancellationToken)).Seconds);
+        }
+        return seconds;
+    }
+
+    private static DistributedResult Summarise(int featureInstances, RunStatus status, IReadOnlyList<double> shardSeconds, double clientSeconds,
+        double startupSeconds, double uploadSeconds, IReadOnlyList<ProcessMemory> memory)
+    {
+        static double Seconds(DateTimeOffset? from, DateTimeOffset? to) => from is { } f && to is { } t ? (t - f).TotalSeconds : double.NaN;
+
+        var times = status.Timestamps;
+        var features = status.Features;
+        var featureSeconds = Seconds(times.FeaturesStartedAt, times.FeaturesReadyAt);
+        var processed = features.ClipsExtracted + features.ClipsRejected;
+        return new DistributedResult(
+            featureInstances,
+            status.RunId,
+            status.Stage.ToString().ToLowerInvariant(),
+            features.ShardCount,
+            processed,
+            featureSeconds,
+            processed / featureSeconds,
+            features.AudioSeconds / featureSeconds,
+            shardSeconds.Sum(),
+            shardSeconds.DefaultIfEmpty(0).Max(),
+            Seconds(times.FeaturesReadyAt, times.TrainingCompletedAt),
+            Seconds(times.TrainingCompletedAt, times.FinishedAt),
+            Seconds(times.SubmittedAt, times.FinishedAt),
+            clientSeconds,
+            status.Training.EpochsCompleted,
+            status.Evaluation?.Accuracy,
+            startupSeconds,
+            uploadSeconds,
+            memory,
+            status.Errors.Select(e => $"{e.Stage.ToString().ToLowerInvariant()}: {e.Message}").ToList());
+    }
+
+    private void Report(string line) => progress.WriteLine(line);
+
+    private static double Mib(long bytes) => bytes / (1024.0 * 1024.0);
+
+    /// <summary>/proc/loadavg's 1, 5 and 15-minute averages: how busy the machine was.</summary>
+    private static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (IOException)
+        {
+            return "unknown";
+        }
+    }
+
+    private static void TryDelete(string directory)
+    {
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A process that has not let go of a file yet; the temporary folder is cleaned by the system.
+        }
+    }
+}

@@ -1,0 +1,124 @@
+namespace CremaD.LocalInfrastructure;
+
+/// <summary>
+/// What the private server instances (<see cref="RabbitMqInstance"/>, <see cref="AzuriteInstance"/>) share:
+/// a private directory, a marker variable in the environment of every process they start (so leftovers can
+/// be found in /proc whatever they were forked as), cleanup at process exit, and an orphan watchdog.
+/// </summary>
+public abstract class InfrastructureInstance : IAsyncDisposable
+{
+    /// <summary>Environment variable set to <see cref="InstanceId"/> in every process an instance starts.</summary>
+    public const string MarkerVariable = "CREMAD_INFRASTRUCTURE_ID";
+
+    private readonly IDisposable _exitCleanup;
+    private ProcessGroup? _watchdog;
+    private int _disposed;
+
+    protected InfrastructureInstance(string kind)
+    {
+        InstanceId = $"{kind}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}";
+        Directory = System.IO.Directory.CreateTempSubdirectory($"cremad-{kind}-").FullName;
+        _exitCleanup = ExitCleanup.Register(CleanUpAtExit);
+    }
+
+    /// <summary>Unique id of this instance (also the value of <see cref="MarkerVariable"/> in its processes).</summary>
+    public string InstanceId { get; }
+
+    /// <summary>The instance's private directory (configuration, data, logs), deleted on dispose.</summary>
+    public string Directory { get; }
+
+    /// <summary>True for a process this instance started (directly or through its children), by its marker variable.</summary>
+    public bool Owns(ProcessEntry process) =>
+        process.Environment.TryGetValue(MarkerVariable, out var id) && id == InstanceId;
+
+    /// <summary>The live processes of this instance.</summary>
+    public IReadOnlyList<ProcessEntry> FindOwnProcesses() => ProcessTable.Find(Owns);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        try
+        {
+            await StopAsync().ConfigureAwait(false);
+            var survivors = await ProcessTable.KillAndWaitAsync(Owns, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            DeleteDirectory();
+            if (survivors.Count > 0)
+            {
+                throw new InvalidOperationException(
+                    $"{InstanceId}: processes survive SIGKILL: {string.Join("; ", survivors)}");
+            }
+        }
+        finally
+        {
+            StopWatchdog();
+            _exitCleanup.Dispose();
+            GC.SuppressFinalize(this);
+        }
+    }
+
+    /// <summary>Stops the server gracefully where it can, then forcefully; the base class then sweeps leftovers.</summary>
+    protected abstract Task StopAsync();
+
+    /// <summary>Synchronous, fast cleanup for process exit: kill everything, no graceful stop.</summary>
+    protected virtual void KillAll()
+    {
+        foreach (var process in FindOwnProcesses())
+        {
+            ProcessGroup.SignalProcess(process.Id, ProcessGroup.SigKill);
+        }
+    }
+
+    /// <summary>Shell commands that kill this instance's processes, for the orphan watchdog.</summary>
+    protected virtual string OrphanCleanupScript() =>
+        $"for p in /proc/[0-9]*; do grep -qzx {OrphanWatchdog.Quote($"{MarkerVariable}={InstanceId}")} \"$p/environ\" 2>/dev/null && kill -9 \"${{p#/proc/}}\"; done";
+
+    /// <summary>Environment entries every process of this instance gets.</summary>
+    protected Dictionary<string, string?> BaseEnvironment() => new(StringComparer.Ordinal) { [MarkerVariable] = InstanceId };
+
+    /// <summary>Starts the watchdog that cleans up if the test process is killed outright.</summary>
+    protected void StartWatchdog()
+    {
+        var script = OrphanCleanupScript() + "; rm -rf " + OrphanWatchdog.Quote(Directory);
+        _watchdog = OrphanWatchdog.Start(Directory, script, Path.Combine(Directory, "watchdog.log"));
+    }
+
+    private void StopWatchdog()
+    {
+        if (_watchdog is not null)
+        {
+            _watchdog.Signal(ProcessGroup.SigKill);
+            _watchdog.Dispose();
+            _watchdog = null;
+        }
+    }
+
+    private void CleanUpAtExit()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return;
+        }
+        KillAll();
+        DeleteDirectory();
+        StopWatchdog();
+    }
+
+    private void DeleteDirectory()
+    {
+        for (var attempt = 0; attempt < 5 && System.IO.Directory.Exists(Directory); attempt++)
+        {
+            try
+            {
+                System.IO.Directory.Delete(Directory, recursive: true);
+            }
+            catch (IOException) when (attempt < 4)
+            {
+                // A dying process may still be writing a log file; try again shortly.
+                Thread.Sleep(200);
+            }
+        }
+    }
+}

@@ -1,0 +1,240 @@
+using System.Diagnostics;
+using RabbitMQ.Client;
+
+namespace CremaD.LocalInfrastructure;
+
+/// <summary>Settings for <see cref="RabbitMqInstance.StartAsync(RabbitMqOptions, CancellationToken)"/>.</summary>
+public sealed record RabbitMqOptions
+{
+    /// <summary>Debian's broker start script (not the /usr/sbin wrapper, which switches to the rabbitmq user).</summary>
+    public string ServerPath { get; init; } = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+
+    /// <summary>How long to wait for the broker to accept AMQP connections (it takes about 10 s on 2 cores).</summary>
+    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(120);
+}
+
+/// <summary>
+/// A private RabbitMQ broker (Debian's rabbitmq-server) in a temporary directory, on free loopback ports, with
+/// its own Erlang node name and epmd, so that any number can run beside each other and beside a system broker.
+/// Started as docs/local-infrastructure.md describes; <see cref="DisposeAsync"/> stops it with rabbitmqctl,
+/// kills whatever is left of its process group, stops its epmd and deletes its directory. Leftover processes
+/// are also killed at process exit and, if the test process is killed outright, by a watchdog.
+/// </summary>
+public sealed class RabbitMqInstance : InfrastructureInstance
+{
+    private readonly RabbitMqOptions _options;
+    private ProcessGroup? _server;
+
+    private RabbitMqInstance(RabbitMqOptions options) : base("rabbitmq")
+    {
+        _options = options;
+        var ports = FreePorts.Allocate(3);
+        (AmqpPort, DistributionPort, EpmdPort) = (ports[0], ports[1], ports[2]);
+        NodeName = $"cremad-{InstanceId}@localhost";
+    }
+
+    /// <summary>AMQP URI with the default guest account: <c>amqp://guest:guest@127.0.0.1:&lt;port&gt;</c>.</summary>
+    public string ConnectionString => $"amqp://guest:guest@127.0.0.1:{AmqpPort}";
+
+    public int AmqpPort { get; }
+
+    /// <summary>Erlang distribution port of the broker node.</summary>
+    public int DistributionPort { get; }
+
+    /// <summary>Port of the broker's own Erlang port mapper daemon (epmd).</summary>
+    public int EpmdPort { get; }
+
+    /// <summary>Erlang node name, unique per instance.</summary>
+    public string NodeName { get; }
+
+    /// <summary>Process id (and process group id) of the broker, while it runs.</summary>
+    public int? ServerProcessId => _server?.Id;
+
+    /// <summary>Folder of the broker's own log files.</summary>
+    public string LogDirectory => Path.Combine(Directory, "log");
+
+    /// <summary>The server's console output (standard output and error), appended while it runs.</summary>
+    public string ConsoleLog => Path.Combine(Directory, "console.log");
+
+    public static Task<RabbitMqInstance> StartAsync(CancellationToken cancellationToken = default) =>
+        StartAsync(new RabbitMqOptions(), cancellationToken);
+
+    /// <summary>Starts a broker and returns once it has accepted an AMQP connection.</summary>
+    /// <exception cref="InfrastructureNotInstalledException">rabbitmq-server is not installed.</exception>
+    public static async Task<RabbitMqInstance> StartAsync(RabbitMqOptions options, CancellationToken cancellationToken = default)
+    {
+        if (!File.Exists(options.ServerPath))
+        {
+            throw new InfrastructureNotInstalledException("rabbitmq-server", options.ServerPath);
+        }
+        for (var attempt = 1; ; attempt++)
+        {
+            var instance = new RabbitMqInstance(options);
+            try
+            {
+                instance.Launch();
+                await instance.WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false);
+                return instance;
+            }
+            catch (InfrastructureStartException e) when (e.ServerExited && attempt < 2)
+            {
+                // Most likely another process took one of the free ports before the server bound it:
+                // once more, with fresh ports.
+                await instance.DisposeAsync().ConfigureAwait(false);
+            }
+            catch
+            {
+                await instance.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+    }
+
+    /// <summary>The environment the broker and its command-line tools run with.</summary>
+    public IReadOnlyDictionary<string, string?> BrokerEnvironment()
+    {
+        var environment = BaseEnvironment();
+        // Settings inherited from the caller's environment must not redirect this private broker.
+        foreach (var name in System.Environment.GetEnvironmentVariables().Keys.Cast<string>())
+        {
+            if (name.StartsWith("RABBITMQ_", StringComparison.Ordinal) || name.StartsWith("ERL_", StringComparison.Ordinal))
+            {
+                environment[name] = null;
+            }
+        }
+        environment["HOME"] = Directory; // the Erlang cookie goes here, shared by server and rabbitmqctl
+        environment["RABBITMQ_MNESIA_BASE"] = Path.Combine(Directory, "mnesia");
+        environment["RABBITMQ_LOG_BASE"] = LogDirectory;
+        environment["RABBITMQ_NODENAME"] = NodeName;
+        environment["RABBITMQ_NODE_IP_ADDRESS"] = "127.0.0.1";
+        environment["RABBITMQ_NODE_PORT"] = AmqpPort.ToString();
+        environment["RABBITMQ_DIST_PORT"] = DistributionPort.ToString();
+        environment["ERL_EPMD_PORT"] = EpmdPort.ToString();
+        environment["ERL_EPMD_ADDRESS"] = "127.0.0.1";
+        environment["RABBITMQ_CONFIG_FILE"] = Path.Combine(Directory, "rabbitmq");
+        environment["RABBITMQ_ADVANCED_CONFIG_FILE"] = Path.Combine(Directory, "advanced.config");
+        environment["RABBITMQ_ENABLED_PLUGINS_FILE"] = Path.Combine(Directory, "enabled_plugins");
+        // Not the system's /etc/rabbitmq/rabbitmq-env.conf, which could set another node name or port.
+        environment["RABBITMQ_CONF_ENV_FILE"] = Path.Combine(Directory, "rabbitmq-env.conf");
+        // Keep Erlang distribution on the loopback interface too.
+        environment["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] = "-kernel inet_dist_use_interface {127,0,0,1}";
+        return environment;
+    }
+
+    /// <summary>Also matches by node name and ports, for processes started before the marker existed (none should be).</summary>
+    public bool IsInstanceProcess(ProcessEntry process) =>
+        Owns(process)
+        || process.CommandLine.Any(argument => argument.Contains(NodeName, StringComparison.Ordinal))
+        || (process.Environment.TryGetValue("ERL_EPMD_PORT", out var epmdPort) && epmdPort == EpmdPort.ToString())
+        || (process.Environment.TryGetValue("RABBITMQ_NODENAME", out var node) && node == NodeName);
+
+    protected override async Task StopAsync()
+    {
+        var environment = BrokerEnvironment();
+        if (_server is not null)
+        {
+            if (!_server.HasExited)
+            {
+                await ProcessGroup.RunAsync(RabbitmqCtlPath, ["stop"], environment, Directory,
+                    Path.Combine(Directory, "rabbitmqctl.log"), TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+                if (!await _server.WaitForExitAsync(TimeSpan.FromSeconds(20)).ConfigureAwait(false))
+                {
+                    _server.Signal(ProcessGroup.SigKill);
+                    await _server.WaitForExitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+                }
+            }
+            // Helpers of the node (erl_child_setup, inet_gethost) may outlive it briefly.
+            _server.Signal(ProcessGroup.SigKill);
+            _server.Dispose();
+            _server = null;
+        }
+        // The node started epmd as a daemon on ERL_EPMD_PORT, outside its process group; it survives the node.
+        if (File.Exists(EpmdPath))
+        {
+            await ProcessGroup.RunAsync(EpmdPath, ["-kill"], environment, Directory,
+                Path.Combine(Directory, "epmd-kill.log"), TimeSpan.FromSeconds(15)).ConfigureAwait(false);
+        }
+        await ProcessTable.KillAndWaitAsync(IsInstanceProcess, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+    }
+
+    protected override void KillAll()
+    {
+        _server?.Signal(ProcessGroup.SigKill);
+        foreach (var process in ProcessTable.Find(IsInstanceProcess))
+        {
+            ProcessGroup.SignalProcess(process.Id, ProcessGroup.SigKill);
+        }
+    }
+
+    protected override string OrphanCleanupScript() =>
+        (_server is null ? "" : $"kill -9 -- -{_server.Id} 2>/dev/null; ") + base.OrphanCleanupScript();
+
+    private static string RabbitmqCtlPath => "/usr/lib/rabbitmq/bin/rabbitmqctl";
+
+    private static string EpmdPath => File.Exists("/usr/bin/epmd") ? "/usr/bin/epmd" : "/usr/lib/erlang/bin/epmd";
+
+    private void Launch()
+    {
+        File.WriteAllText(Path.Combine(Directory, "enabled_plugins"), "[].\n");
+        File.WriteAllText(Path.Combine(Directory, "rabbitmq.conf"),
+            $"""
+             listeners.tcp.default = 127.0.0.1:{AmqpPort}
+             loopback_users = none
+             """ + "\n");
+        _server = ProcessGroup.Start(_options.ServerPath, [], BrokerEnvironment(), Directory, ConsoleLog);
+        StartWatchdog();
+    }
+
+    private async Task WaitUntilReadyAsync(CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        Exception? lastFailure = null;
+        while (clock.Elapsed < _options.StartTimeout)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (_server!.HasExited)
+            {
+                throw new InfrastructureStartException(
+                    $"RabbitMQ ({NodeName}) exited with code {_server.ExitCode} while starting.{Diagnostics()}", serverExited: true);
+            }
+            if (await FreePorts.IsListeningAsync(AmqpPort, cancellationToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    await CheckAmqpHandshakeAsync(cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    // The port opens before the broker finishes booting; try again.
+                    lastFailure = e;
+                }
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken).ConfigureAwait(false);
+        }
+        throw new InfrastructureStartException(
+            $"RabbitMQ ({NodeName}) did not accept an AMQP connection on 127.0.0.1:{AmqpPort} within {_options.StartTimeout.TotalSeconds:0} s" +
+            (lastFailure is null ? "." : $"; last attempt: {lastFailure.Message}.") + Diagnostics(),
+            serverExited: false, lastFailure);
+    }
+
+    private async Task CheckAmqpHandshakeAsync(CancellationToken cancellationToken)
+    {
+        var factory = new ConnectionFactory
+        {
+            Uri = new Uri(ConnectionString),
+            RequestedConnectionTimeout = TimeSpan.FromSeconds(5),
+            AutomaticRecoveryEnabled = false,
+            ClientProvidedName = "cremad-readiness-check",
+        };
+        await using var connection = await factory.CreateConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await connection.CloseAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private string Diagnostics()
+    {
+        var nodeLog = Path.Combine(LogDirectory, NodeName + ".log");
+        return $"{System.Environment.NewLine}--- {ConsoleLog} ---{System.Environment.NewLine}{ProcessGroup.ReadTail(ConsoleLog, 30)}" +
+               $"{System.Environment.NewLine}--- {nodeLog} ---{System.Environment.NewLine}{ProcessGroup.ReadTail(nodeLog, 30)}";
+    }
+}
