@@ -85,9 +85,6 @@ public static class Extensions
             logging.IncludeScopes = true;
         });
 
-        // Identifies this host's service provider, so request tracing can tell its own requests from another host's.
-        var hostMarker = new TelemetryHostMarker();
-        builder.Services.AddSingleton(hostMarker);
         var openTelemetry = builder.Services.AddOpenTelemetry();
         // The AppHost names the service with OTEL_SERVICE_NAME; started by hand, it is named after its assembly
         // rather than "unknown_service".
@@ -109,12 +106,9 @@ public static class Extensions
                 .AddSource(CremaDTelemetry.MassTransitName)
                 .AddSource(AzureSdkTracing.ActivitySourceNamePattern)
                 .AddAspNetCoreInstrumentation(aspNetCore =>
-                    // Probes poll these every few seconds; their spans would drown the ones that matter. And only this
-                    // host's own requests: the listener is process-wide, and a process can hold another web host (the
-                    // AppHost's embedded mode runs the services beside its dashboard and OTLP receiver).
+                    // Probes poll these every few seconds; their spans would drown the ones that matter.
                     aspNetCore.Filter = context =>
-                        ReferenceEquals(context.RequestServices.GetService<TelemetryHostMarker>(), hostMarker)
-                        && !context.Request.Path.StartsWithSegments(HealthEndpointPath)
+                        !context.Request.Path.StartsWithSegments(HealthEndpointPath)
                         && !context.Request.Path.StartsWithSegments(AlivenessEndpointPath))
                 .AddHttpClientInstrumentation());
 
@@ -152,6 +146,3 @@ public static class Extensions
         return app;
     }
 }
-
-/// <summary>A singleton per host: ASP.NET Core request tracing records only requests served by the host that holds it.</summary>
-public sealed class TelemetryHostMarker;

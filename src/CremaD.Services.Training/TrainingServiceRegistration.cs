@@ -78,7 +78,7 @@ public static class CremaDTrainingServiceRegistration
         builder.AddCremaDMessaging(bus =>
         {
             bus.AddRunCoordinatorConsumers();
-            bus.AddConsumer<ExtractFeatureShardConsumer>();
+            bus.AddFeatureShardConsumer();
             bus.AddConsumer<TrainModelConsumer>();
             bus.AddConsumer<EvaluateModelConsumer>();
         });

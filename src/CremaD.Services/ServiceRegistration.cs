@@ -67,7 +67,7 @@ public static class CremaDServiceRegistration
         builder.AddServiceDefaults();
         builder.AddCremaDSharedBlobStore();
         builder.AddFeatureShardProcessing();
-        builder.AddCremaDMessaging(bus => bus.AddConsumer<ExtractFeatureShardConsumer>());
+        builder.AddCremaDMessaging(bus => bus.AddFeatureShardConsumer());
         return builder;
     }
 
@@ -77,6 +77,14 @@ public static class CremaDServiceRegistration
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.TryAddSingleton(provider => new FeatureShardProcessor(provider.GetRequiredService<IBlobStore>()));
         return builder;
+    }
+
+    /// <summary>The feature service's consumer (queue extract-feature-shard), with its definition (shards at once = cores).</summary>
+    public static IBusRegistrationConfigurator AddFeatureShardConsumer(this IBusRegistrationConfigurator bus)
+    {
+        ArgumentNullException.ThrowIfNull(bus);
+        bus.AddConsumer<ExtractFeatureShardConsumer, ExtractFeatureShardConsumerDefinition>();
+        return bus;
     }
 
     /// <summary>The coordinator's consumers (queues submit-run, cancel-run, run-events, run-command-faults).</summary>

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 
 namespace CremaD.Orchestration.Dashboard;
@@ -63,6 +64,14 @@ public sealed class DashboardServer : IAsyncDisposable
         // or a service (ASPNETCORE_URLS, Kestrel:Endpoints) can add listeners to the dashboard.
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = typeof(DashboardServer).Assembly.GetName().Name });
         builder.Services.AddRoutingCore();
+        // ASP.NET Core reports requests on the process-wide "Microsoft.AspNetCore" activity source and diagnostic
+        // listener, which every tracer in the process listens to. In embedded mode the services' tracer lives in this
+        // process: the dashboard's own requests (page polls, OTLP exports arriving) would flood the traces it shows.
+        // Its hosting gets sources of its own, which nothing listens to.
+        builder.Services.Replace(ServiceDescriptor.Singleton(new System.Diagnostics.ActivitySource("CremaD.Dashboard.Hosting")));
+        builder.Services.Replace(ServiceDescriptor.Singleton(new System.Diagnostics.DiagnosticListener("CremaD.Dashboard.Hosting")));
+        builder.Services.Replace(ServiceDescriptor.Singleton<System.Diagnostics.DiagnosticSource>(
+            provider => provider.GetRequiredService<System.Diagnostics.DiagnosticListener>()));
         builder.Services.AddLogging(logging => options.ConfigureLogging?.Invoke(logging));
         builder.Services.AddHttpClient(RunsApiProxy.ClientName, client => client.Timeout = TimeSpan.FromSeconds(30));
         ListenOptions? dashboardListen = null, otlpListen = null;

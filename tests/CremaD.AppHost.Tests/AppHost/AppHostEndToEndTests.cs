@@ -81,6 +81,14 @@ public sealed partial class AppHostEndToEndTests(ITestOutputHelper output)
             Assert.Equal(2, completed.GetProperty("training").GetProperty("history").GetArrayLength());
             await AssertArtifactsDownloadedAsync(host, runId);
             await AssertOneTraceSpansTheServicesAsync(host, runId, ["services"]);
+
+            // The services' tracer shares the process with the dashboard and the AppHost's own HTTP calls: none of
+            // those (OTLP exports arriving, page polls, health probes, the AppHost's polling) may show up as traces.
+            var roots = (await host.GetJsonAsync("api/traces?max=1000")).GetProperty("traces").EnumerateArray()
+                .Select(t => t.GetProperty("rootName").GetString()!).ToList();
+            Assert.DoesNotContain(roots, r => r.Contains("/v1/", StringComparison.Ordinal) || r.Contains("/api/", StringComparison.Ordinal)
+                                               || r.Contains("/health", StringComparison.Ordinal) || r is "GET" or "POST");
+            Assert.Contains(roots, r => r.StartsWith("POST /runs", StringComparison.Ordinal));
         }
         catch (Exception)
         {
