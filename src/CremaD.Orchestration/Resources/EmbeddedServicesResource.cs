@@ -17,7 +17,6 @@ public sealed class EmbeddedServicesResource(string name, int httpPort, IReadOnl
     IReadOnlyList<Resource> dependsOn)
     : Resource(name, ResourceKind.InProcess, "runs-api + feature, trainer and evaluation services in the AppHost process", dependsOn)
 {
-    private static readonly HttpClient HealthClient = new() { Timeout = TimeSpan.FromSeconds(3) };
     private WebApplication? _app;
 
     public Uri HttpEndpoint { get; } = new($"http://localhost:{httpPort}");
@@ -56,21 +55,8 @@ public sealed class EmbeddedServicesResource(string name, int httpPort, IReadOnl
         SetState(ResourceState.Running);
     }
 
-    public override async Task<bool> ProbeHealthAsync(CancellationToken cancellationToken)
-    {
-        // The AppHost's own calls are not part of any run: keep them out of traces (in embedded mode the services'
-        // tracer sees every HttpClient call in the process).
-        using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
-        try
-        {
-            using var response = await HealthClient.GetAsync(new Uri(HttpEndpoint, "/health"), cancellationToken).ConfigureAwait(false);
-            return response.IsSuccessStatusCode;
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-        {
-            return false;
-        }
-    }
+    public override Task<bool> ProbeHealthAsync(CancellationToken cancellationToken) =>
+        HealthEndpointProbe.IsHealthyAsync(HttpEndpoint, cancellationToken);
 
     public override async Task StopAsync()
     {

@@ -41,7 +41,6 @@ public sealed record RestartPolicy(TimeSpan InitialDelay, TimeSpan MaxDelay, Tim
 /// </summary>
 public sealed class ProjectResource : Resource
 {
-    private static readonly HttpClient HealthClient = new() { Timeout = TimeSpan.FromSeconds(3) };
 
     private readonly ProjectLaunch _launch;
     private readonly RestartPolicy _restartPolicy;
@@ -94,21 +93,8 @@ public sealed class ProjectResource : Resource
         return Task.CompletedTask;
     }
 
-    public override async Task<bool> ProbeHealthAsync(CancellationToken cancellationToken)
-    {
-        // The AppHost's own calls are not part of any run: keep them out of traces (in embedded mode the services'
-        // tracer sees every HttpClient call in the process).
-        using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
-        try
-        {
-            using var response = await HealthClient.GetAsync(new Uri(HttpEndpoint, "/health"), cancellationToken).ConfigureAwait(false);
-            return response.IsSuccessStatusCode;
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-        {
-            return false;
-        }
-    }
+    public override Task<bool> ProbeHealthAsync(CancellationToken cancellationToken) =>
+        HealthEndpointProbe.IsHealthyAsync(HttpEndpoint, cancellationToken);
 
     /// <summary>Kills the running process outright (SIGKILL to its group), as a crash would; it is restarted per the policy.</summary>
     public bool Kill()
