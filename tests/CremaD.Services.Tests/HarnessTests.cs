@@ -42,6 +42,10 @@ public sealed class HarnessTests : IAsyncLifetime
             .BuildServiceProvider(validateScopes: true);
         _harness = _provider.GetRequiredService<ITestHarness>();
         _harness.TestTimeout = TimeSpan.FromSeconds(60);
+        // Sent.Any/Published.Any wait for a match only until the bus has been idle this long. The coordinator's step
+        // between two messages (blob reads and writes) can exceed the default on a loaded machine (seen in CI), so a
+        // message still on its way would be reported missing.
+        _harness.TestInactivityTimeout = TimeSpan.FromSeconds(10);
         await _harness.Start();
     }
 
