@@ -38,9 +38,10 @@ public sealed class AppHostRunner(AppHostOptions options, TextWriter console)
         var state = Directory.CreateTempSubdirectory("cremad-apphost-").FullName;
         var marker = new Dictionary<string, string> { [MarkerVariable] = _instanceId };
         // If this process is killed outright, the watchdog kills every process carrying our marker and removes the state folder.
+        var watchdogLog = Path.Combine(Path.GetTempPath(), $"{_instanceId}-watchdog.log");
         using var watchdog = OrphanWatchdog.Start(state,
             $"for p in /proc/[0-9]*; do grep -qzx {OrphanWatchdog.Quote($"{MarkerVariable}={_instanceId}")} \"$p/environ\" 2>/dev/null && kill -9 -- \"-${{p#/proc/}}\" \"${{p#/proc/}}\" 2>/dev/null; done; rm -rf {OrphanWatchdog.Quote(state)}",
-            Path.Combine(Path.GetTempPath(), $"{_instanceId}-watchdog.log"));
+            watchdogLog);
         var exitCode = 1;
         var catalog = new LateCatalog();
         try
@@ -127,6 +128,8 @@ public sealed class AppHostRunner(AppHostOptions options, TextWriter console)
             if (survivors.Count > 0) Say($"warning: processes survived SIGKILL: {string.Join("; ", survivors)}");
             TryDelete(state);
             watchdog.Signal(ProcessGroup.SigKill);
+            // The watchdog never ran its cleanup (we stopped normally), so its log is empty: do not leave it behind.
+            if (await watchdog.WaitForExitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false)) File.Delete(watchdogLog);
             Say($"Stopped after {_clock.Elapsed.TotalSeconds:0.0} s. AppHost process (orchestrator + dashboard{(Orchestrator?.Resources.Any(r => r.Kind == ResourceKind.InProcess) == true ? " + embedded services" : "")}): " +
                 $"peak working set {PeakWorkingSetMiB():0} MiB, managed heap {GC.GetTotalMemory(false) / 1048576.0:0} MiB.");
         }
