@@ -47,8 +47,25 @@ public sealed class AzuriteInstance : InfrastructureInstance
     public string BlobEndpoint => $"http://127.0.0.1:{BlobPort}/{AccountName}";
 
     /// <summary>The Aspire-style connection string for the blob service.</summary>
-    public string ConnectionString =>
-        $"DefaultEndpointsProtocol=http;AccountName={AccountName};AccountKey={AccountKey};BlobEndpoint={BlobEndpoint};";
+    public string ConnectionString => ConnectionStringFor(BlobPort);
+
+    /// <summary>The Aspire-style connection string of an emulator whose blob service listens on 127.0.0.1:<paramref name="blobPort"/>.</summary>
+    public static string ConnectionStringFor(int blobPort) =>
+        $"DefaultEndpointsProtocol=http;AccountName={AccountName};AccountKey={AccountKey};BlobEndpoint=http://127.0.0.1:{blobPort}/{AccountName};";
+
+    /// <summary>
+    /// Azurite's command-line arguments for a private instance on loopback: telemetry off (it would report to an Internet
+    /// host), no API-version check (Azure.Storage.Blobs 12.30 sends a newer version than Azurite 3.35 knows).
+    /// </summary>
+    /// <param name="location">Data folder; null keeps data in memory only.</param>
+    public static List<string> Arguments(int blobPort, int queuePort, int tablePort, string? location) =>
+    [
+        "--silent", "--disableTelemetry", "--skipApiVersionCheck",
+        "--blobHost", "127.0.0.1", "--blobPort", blobPort.ToString(),
+        "--queueHost", "127.0.0.1", "--queuePort", queuePort.ToString(),
+        "--tableHost", "127.0.0.1", "--tablePort", tablePort.ToString(),
+        .. location is null ? (string[])["--inMemoryPersistence"] : ["--location", location],
+    ];
 
     /// <summary>Process id (and process group id) of the emulator, while it runs.</summary>
     public int? ServerProcessId => _server?.Id;
@@ -117,23 +134,7 @@ public sealed class AzuriteInstance : InfrastructureInstance
 
     private void Launch(string executable)
     {
-        List<string> arguments =
-        [
-            "--silent",
-            "--disableTelemetry", // otherwise it reports to an Internet host
-            "--skipApiVersionCheck", // Azure.Storage.Blobs 12.30 sends a newer API version than Azurite 3.35 knows
-            "--blobHost", "127.0.0.1", "--blobPort", BlobPort.ToString(),
-            "--queueHost", "127.0.0.1", "--queuePort", QueuePort.ToString(),
-            "--tableHost", "127.0.0.1", "--tablePort", TablePort.ToString(),
-        ];
-        if (_options.InMemoryPersistence)
-        {
-            arguments.Add("--inMemoryPersistence");
-        }
-        else
-        {
-            arguments.AddRange(["--location", Path.Combine(Directory, "data")]);
-        }
+        var arguments = Arguments(BlobPort, QueuePort, TablePort, _options.InMemoryPersistence ? null : Path.Combine(Directory, "data"));
         _server = ProcessGroup.Start(executable, arguments, BaseEnvironment(), Directory, ConsoleLog);
         StartWatchdog();
     }

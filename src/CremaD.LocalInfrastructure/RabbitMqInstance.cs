@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using RabbitMQ.Client;
 
 namespace CremaD.LocalInfrastructure;
 
@@ -7,7 +6,7 @@ namespace CremaD.LocalInfrastructure;
 public sealed record RabbitMqOptions
 {
     /// <summary>Debian's broker start script (not the /usr/sbin wrapper, which switches to the rabbitmq user).</summary>
-    public string ServerPath { get; init; } = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+    public string ServerPath { get; init; } = RabbitMqNode.DefaultServerPath;
 
     /// <summary>How long to wait for the broker to accept AMQP connections (it takes about 10 s on 2 cores).</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(120);
@@ -34,7 +33,7 @@ public sealed class RabbitMqInstance : InfrastructureInstance
     }
 
     /// <summary>AMQP URI with the default guest account: <c>amqp://guest:guest@127.0.0.1:&lt;port&gt;</c>.</summary>
-    public string ConnectionString => $"amqp://guest:guest@127.0.0.1:{AmqpPort}";
+    public string ConnectionString => Node.ConnectionString;
 
     public int AmqpPort { get; }
 
@@ -90,34 +89,17 @@ public sealed class RabbitMqInstance : InfrastructureInstance
         }
     }
 
+    /// <summary>The node's layout: directory, name and ports.</summary>
+    public RabbitMqNode Node => new(Directory, NodeName, AmqpPort, DistributionPort, EpmdPort);
+
     /// <summary>The environment the broker and its command-line tools run with.</summary>
     public IReadOnlyDictionary<string, string?> BrokerEnvironment()
     {
         var environment = BaseEnvironment();
-        // Settings inherited from the caller's environment must not redirect this private broker.
-        foreach (var name in System.Environment.GetEnvironmentVariables().Keys.Cast<string>())
+        foreach (var (name, value) in Node.Environment(System.Environment.GetEnvironmentVariables().Keys.Cast<string>()))
         {
-            if (name.StartsWith("RABBITMQ_", StringComparison.Ordinal) || name.StartsWith("ERL_", StringComparison.Ordinal))
-            {
-                environment[name] = null;
-            }
+            environment[name] = value;
         }
-        environment["HOME"] = Directory; // the Erlang cookie goes here, shared by server and rabbitmqctl
-        environment["RABBITMQ_MNESIA_BASE"] = Path.Combine(Directory, "mnesia");
-        environment["RABBITMQ_LOG_BASE"] = LogDirectory;
-        environment["RABBITMQ_NODENAME"] = NodeName;
-        environment["RABBITMQ_NODE_IP_ADDRESS"] = "127.0.0.1";
-        environment["RABBITMQ_NODE_PORT"] = AmqpPort.ToString();
-        environment["RABBITMQ_DIST_PORT"] = DistributionPort.ToString();
-        environment["ERL_EPMD_PORT"] = EpmdPort.ToString();
-        environment["ERL_EPMD_ADDRESS"] = "127.0.0.1";
-        environment["RABBITMQ_CONFIG_FILE"] = Path.Combine(Directory, "rabbitmq");
-        environment["RABBITMQ_ADVANCED_CONFIG_FILE"] = Path.Combine(Directory, "advanced.config");
-        environment["RABBITMQ_ENABLED_PLUGINS_FILE"] = Path.Combine(Directory, "enabled_plugins");
-        // Not the system's /etc/rabbitmq/rabbitmq-env.conf, which could set another node name or port.
-        environment["RABBITMQ_CONF_ENV_FILE"] = Path.Combine(Directory, "rabbitmq-env.conf");
-        // Keep Erlang distribution on the loopback interface too.
-        environment["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] = "-kernel inet_dist_use_interface {127,0,0,1}";
         return environment;
     }
 
@@ -175,12 +157,7 @@ public sealed class RabbitMqInstance : InfrastructureInstance
 
     private void Launch()
     {
-        File.WriteAllText(Path.Combine(Directory, "enabled_plugins"), "[].\n");
-        File.WriteAllText(Path.Combine(Directory, "rabbitmq.conf"),
-            $"""
-             listeners.tcp.default = 127.0.0.1:{AmqpPort}
-             loopback_users = none
-             """ + "\n");
+        Node.WriteConfiguration();
         _server = ProcessGroup.Start(_options.ServerPath, [], BrokerEnvironment(), Directory, ConsoleLog);
         StartWatchdog();
     }
@@ -201,7 +178,7 @@ public sealed class RabbitMqInstance : InfrastructureInstance
             {
                 try
                 {
-                    await CheckAmqpHandshakeAsync(cancellationToken).ConfigureAwait(false);
+                    await RabbitMqNode.CheckAmqpAsync(ConnectionString, cancellationToken).ConfigureAwait(false);
                     return;
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -216,19 +193,6 @@ public sealed class RabbitMqInstance : InfrastructureInstance
             $"RabbitMQ ({NodeName}) did not accept an AMQP connection on 127.0.0.1:{AmqpPort} within {_options.StartTimeout.TotalSeconds:0} s" +
             (lastFailure is null ? "." : $"; last attempt: {lastFailure.Message}.") + Diagnostics(),
             serverExited: false, lastFailure);
-    }
-
-    private async Task CheckAmqpHandshakeAsync(CancellationToken cancellationToken)
-    {
-        var factory = new ConnectionFactory
-        {
-            Uri = new Uri(ConnectionString),
-            RequestedConnectionTimeout = TimeSpan.FromSeconds(5),
-            AutomaticRecoveryEnabled = false,
-            ClientProvidedName = "cremad-readiness-check",
-        };
-        await using var connection = await factory.CreateConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await connection.CloseAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private string Diagnostics()

@@ -1,0 +1,72 @@
+using Xunit.Abstractions;
+
+namespace CremaD.AppHost.Tests;
+
+/// <summary>The AppHosts of this project run one at a time: each brings up DCP, a dashboard and services on 2 cores.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class AppHostCollection
+{
+    public const string Name = "AppHost";
+}
+
+/// <summary>The AppHost as a user runs it: the embedded demo to the end, and a distributed AppHost stopped by Ctrl+C or killed.</summary>
+[Collection(AppHostCollection.Name)]
+public sealed class AppHostProcessTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Embedded_mode_runs_the_demo_to_completion_exits_0_and_leaves_no_process()
+    {
+        await using var host = AppHostProcess.Start("--mode", "embedded", "--exit-when-done", "--epochs", "2");
+        var login = await host.WaitForLineAsync("Login to the dashboard at ", TimeSpan.FromMinutes(2));
+        var loginUrl = login[(login.IndexOf("http", StringComparison.Ordinal))..];
+        Assert.Contains("embedded mode", host.Console, StringComparison.Ordinal);
+        Assert.Contains("sudo apt-get install -y rabbitmq-server", host.Console, StringComparison.Ordinal);
+        // The dashboard answers at the printed URL while the AppHost runs.
+        using (var http = new HttpClient())
+        {
+            using var response = await http.GetAsync(loginUrl);
+            Assert.True(response.IsSuccessStatusCode, $"{loginUrl} answered {(int)response.StatusCode}");
+        }
+        var tree = await host.WaitForProcessesAsync(TimeSpan.FromMinutes(3), "CremaD.AllServices", "dcp");
+
+        var exitCode = await host.Exited.WaitAsync(TimeSpan.FromMinutes(8));
+        output.WriteLine(host.Console);
+
+        Assert.Equal(0, exitCode);
+        var runFolder = Assert.Single(Directory.GetDirectories(host.ArtifactsDirectory));
+        foreach (var name in new[] { "best_model", "history.json", "training_curves.png", "confusion_matrix.png", "classification_report.json", "test_metrics.json" })
+        {
+            Assert.True(new FileInfo(Path.Combine(runFolder, name)) is { Exists: true, Length: > 0 }, $"{name} is missing from {runFolder}");
+        }
+        Assert.Contains($"completed", host.Console, StringComparison.Ordinal);
+        await AssertGoneAsync(tree);
+    }
+
+    [Theory]
+    [InlineData(ProcessTree.SigInt)]
+    [InlineData(ProcessTree.SigKill)]
+    public async Task A_distributed_AppHost_stopped_by_ctrl_c_or_killed_leaves_no_process_of_ours_or_DCPs(int signal)
+    {
+        await using var host = AppHostProcess.Start("--mode", "distributed", "--no-demo");
+        await host.WaitForLineAsync("Login to the dashboard at ", TimeSpan.FromMinutes(2));
+        // Every kind of process the AppHost has: DCP, the dashboard, the broker's VM and epmd, Azurite, the four services.
+        var tree = await host.WaitForProcessesAsync(TimeSpan.FromMinutes(4), "dcp", "Aspire.Dashboard", "beam.smp", "epmd", "azurite",
+            "CremaD.RunsApi", "CremaD.FeatureService", "CremaD.TrainerService", "CremaD.EvaluationService");
+        output.WriteLine($"{tree.Count} processes before signal {signal}:\n{string.Join("\n", tree.Select(e => $"{e.Pid} {e.CommandLine}"))}");
+
+        ProcessTree.Signal(host.ProcessId, signal);
+        var exitCode = await host.Exited.WaitAsync(TimeSpan.FromMinutes(2));
+
+        if (signal == ProcessTree.SigInt) Assert.Equal(0, exitCode);
+        await AssertGoneAsync(tree);
+    }
+
+    /// <summary>Every process of the tree ends within 60 s (after SIGKILL of the AppHost, DCP's monitor stops the rest).</summary>
+    private async Task AssertGoneAsync(IReadOnlyList<ProcessTree.Entry> tree)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        IReadOnlyList<ProcessTree.Entry> alive;
+        while ((alive = ProcessTree.StillAlive(tree)).Count > 0 && DateTime.UtcNow < deadline) await Task.Delay(500);
+        Assert.True(alive.Count == 0, "left behind:\n" + string.Join("\n", alive.Select(e => $"{e.Pid} {e.CommandLine}")));
+    }
+}
