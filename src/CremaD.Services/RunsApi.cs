@@ -19,7 +19,7 @@ public sealed record SubmitRunResponse(Guid RunId, string Status);
 /// <summary>
 /// The runs API: <c>POST /runs</c> submits, <c>GET /runs[?limit=N]</c> (newest first) and <c>GET /runs/{id}</c> show run
 /// status (stage, progress, metrics so far, rejected clips, errors, artefacts), <c>GET /runs/{id}/artifacts/{name}</c>
-/// streams an artefact.
+/// streams an artefact. <see cref="RunsUi"/> is the web page over these endpoints.
 /// </summary>
 public static class RunsApi
 {

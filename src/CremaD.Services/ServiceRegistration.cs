@@ -51,12 +51,13 @@ public static class CremaDServiceRegistration
         return builder;
     }
 
-    /// <summary>Maps /health, /alive and the runs API.</summary>
+    /// <summary>Maps /health, /alive, the runs API and its web UI (<c>/</c>, <c>/ui/…</c>).</summary>
     public static WebApplication MapCremaDRunsApi(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
         app.MapDefaultEndpoints();
         app.MapRunsApi();
+        app.MapRunsUi();
         return app;
     }
 
