@@ -31,6 +31,12 @@ public sealed record EvaluatorOptions
 public sealed class EvaluateModelConsumer(IBlobStore blobs, RunStateStore states, ServiceWorkOptions work, EvaluatorOptions options)
     : IConsumer<EvaluateModel>
 {
+    private static readonly System.Diagnostics.Metrics.Gauge<double> TestAccuracy = CremaDTelemetry.EvaluationMeter.CreateGauge<double>(
+        "cremad.evaluation.accuracy", null, "Test accuracy (0..1) of the latest evaluated run.");
+
+    private static readonly System.Diagnostics.Metrics.Gauge<double> TestMacroF1 = CremaDTelemetry.EvaluationMeter.CreateGauge<double>(
+        "cremad.evaluation.macro_f1", null, "Test macro-F1 of the latest evaluated run.");
+
     public async Task Consume(ConsumeContext<EvaluateModel> context)
     {
         var command = context.Message.ThrowIfInvalid();
@@ -82,6 +88,9 @@ public sealed class EvaluateModelConsumer(IBlobStore blobs, RunStateStore states
             var recalls = result.Summary.Report.Classes.Select(c => new ClassRecall(c.Name, c.Recall)).ToList();
             activity?.SetTag("cremad.test_accuracy", metrics.Accuracy);
             activity?.SetTag("cremad.macro_f1", metrics.MacroF1);
+            var run = new KeyValuePair<string, object?>(CremaDTelemetry.RunIdTag, command.RunId.ToString("D"));
+            TestAccuracy.Record(metrics.Accuracy, run);
+            TestMacroF1.Record(metrics.MacroF1, run);
             activity?.SetTag("cremad.clips", result.Clips);
             await context.Publish(new EvaluationCompleted(command.RunId, metrics.Accuracy, metrics.MacroF1, recalls, metrics.Samples, artifacts,
                 clock.Elapsed.TotalSeconds, DateTimeOffset.UtcNow), ct).ConfigureAwait(false);

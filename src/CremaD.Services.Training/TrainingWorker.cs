@@ -97,6 +97,17 @@ public sealed class TrainingJobs(IBlobStore blobs, RunStateStore states, IBus bu
     private static readonly Histogram<double> EpochSeconds = CremaDTelemetry.TrainingMeter.CreateHistogram<double>(
         "cremad.training.epoch.duration", "s", "Wall-clock time of a training epoch.");
 
+    // The latest epoch's figures as gauges (tagged with the run and, for loss and accuracy, the partition), so the Aspire
+    // dashboard's metrics page plots a run's learning curves next to the services' own meters.
+    internal static readonly Gauge<double> EpochLoss = CremaDTelemetry.TrainingMeter.CreateGauge<double>(
+        "cremad.training.loss", null, "Mean loss of the latest epoch (tag cremad.partition: train or validation).");
+
+    internal static readonly Gauge<double> EpochAccuracy = CremaDTelemetry.TrainingMeter.CreateGauge<double>(
+        "cremad.training.accuracy", null, "Accuracy (0..1) of the latest epoch (tag cremad.partition: train or validation).");
+
+    internal static readonly Gauge<double> LearningRate = CremaDTelemetry.TrainingMeter.CreateGauge<double>(
+        "cremad.training.learning_rate", null, "Learning rate of the latest epoch.");
+
     /// <summary>Failed attempts in a row per request key (this worker's memory: a restarted trainer starts counting afresh).</summary>
     private readonly ConcurrentDictionary<string, AttemptFailures> _failures = new(StringComparer.Ordinal);
 
@@ -464,7 +475,15 @@ public sealed class TrainingJobs(IBlobStore blobs, RunStateStore states, IBus bu
                 epoch?.SetTag("cremad.validation_accuracy", record.ValidationAccuracy);
                 epoch?.SetTag("cremad.learning_rate", record.LearningRate);
             }
-            EpochSeconds.Record(record.Seconds, new KeyValuePair<string, object?>(CremaDTelemetry.RunIdTag, runId.ToString("D")));
+            var run = new KeyValuePair<string, object?>(CremaDTelemetry.RunIdTag, runId.ToString("D"));
+            var train = new KeyValuePair<string, object?>("cremad.partition", "train");
+            var validation = new KeyValuePair<string, object?>("cremad.partition", "validation");
+            EpochSeconds.Record(record.Seconds, run);
+            EpochLoss.Record(record.TrainLoss, run, train);
+            EpochLoss.Record(record.ValidationLoss, run, validation);
+            EpochAccuracy.Record(record.TrainAccuracy, run, train);
+            EpochAccuracy.Record(record.ValidationAccuracy, run, validation);
+            LearningRate.Record(record.LearningRate, run);
             Guard($"uploading the model after epoch {record.Epoch}", () => jobs.UploadModelAsync(runId, modelDirectory, modelPrefix, cancellationToken));
             jobs.OnProgress(requestKey);
             var epochProgress = new ContractEpoch(record.Epoch, record.TrainLoss, record.TrainAccuracy, record.ValidationLoss,

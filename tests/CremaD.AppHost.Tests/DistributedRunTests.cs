@@ -22,7 +22,8 @@ namespace CremaD.AppHost.Tests;
 [Collection(AppHostCollection.Name)]
 public sealed class DistributedRunTests(ITestOutputHelper output)
 {
-    private const int Epochs = 6;
+    // Long enough that the second run (features reused, ~4 s an epoch) is still training while the faults land.
+    private const int Epochs = 20;
     private static readonly string[] Services = ["runs-api", "feature-service", "trainer-service", "evaluation-service"];
     private static readonly string[] Deterministic = ["test_metrics.json", "classification_report.json", "test_predictions.csv"];
 
@@ -36,7 +37,9 @@ public sealed class DistributedRunTests(ITestOutputHelper output)
         var appHost = await DistributedApplicationTestingBuilder.CreateAsync<Projects.CremaD_AppHost>(
             ["--mode", "distributed", "--epochs", Epochs.ToString(), "--artifacts-dir", artifacts],
             (options, _) => options.DisableDashboard = false, ct);
-        appHost.Services.AddLogging(logging => logging.AddProvider(consoleLines));
+        appHost.Services.AddLogging(logging => logging.AddProvider(consoleLines)
+            // The services' own lines are in the dashboard; the test log keeps their warnings and errors.
+            .AddFilter("CremaD.AppHost.Resources", LogLevel.Warning));
         await using var app = await appHost.BuildAsync(ct);
         await app.StartAsync(ct);
         var notifications = app.ResourceNotifications;
@@ -62,8 +65,12 @@ public sealed class DistributedRunTests(ITestOutputHelper output)
             {
                 var before = await notifications.WaitForResourceAsync(victim, e => e.Snapshot.State?.Text == KnownResourceStates.Running && ProcessIdOf(e.Snapshot) > 0, ct);
                 var pid = ProcessIdOf(before.Snapshot);
-                output.WriteLine($"{DateTime.UtcNow:HH:mm:ss} SIGKILL {victim} (pid {pid})");
-                ProcessTree.Signal(pid, ProcessTree.SigKill);
+                // A project runs as `dotnet run --no-build`: its crash is the death of the service process under it.
+                var target = before.Resource is ProjectResource
+                    ? ProcessTree.All().Single(e => e.ParentPid == pid && e.State != "Z").Pid
+                    : pid;
+                output.WriteLine($"{DateTime.UtcNow:HH:mm:ss} SIGKILL {victim} (pid {target})");
+                ProcessTree.Signal(target, ProcessTree.SigKill);
                 var restarted = await notifications.WaitForResourceAsync(victim,
                     e => e.Snapshot.State?.Text == KnownResourceStates.Running && ProcessIdOf(e.Snapshot) is var p && p > 0 && p != pid, ct);
                 await notifications.WaitForResourceHealthyAsync(victim, ct);
