@@ -1,5 +1,4 @@
-using CremaD.ServiceDefaults;
-using CremaD.Storage;
+using CremaD.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
@@ -14,13 +13,13 @@ using OpenTelemetry.Trace;
 namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
-/// The Aspire service-defaults every CremaD service starts with (the template's Extensions.cs, in its namespace so
-/// that <c>builder.AddServiceDefaults()</c> needs no using). A service's Program.cs is:
+/// The Aspire service-defaults every CremaD service host starts with (the template's Extensions.cs, in its namespace so
+/// that <c>builder.AddServiceDefaults()</c> needs no using): OpenTelemetry, health checks, service discovery and
+/// resilient HttpClients, nothing else. A service's Program.cs is, as in eShop:
 /// <code>
 /// var builder = WebApplication.CreateBuilder(args);
 /// builder.AddServiceDefaults();
-/// builder.AddCremaDBlobStore();                                  // IBlobStore from ConnectionStrings__blobs
-/// builder.AddCremaDMessaging(bus => bus.AddConsumer&lt;ExtractFeatureShardConsumer&gt;());
+/// builder.AddCremaDFeatureService();                             // the service's library: blob store, bus, consumers
 /// var app = builder.Build();
 /// app.MapDefaultEndpoints();                                     // /health and /alive
 /// app.Run();
@@ -28,21 +27,17 @@ namespace Microsoft.Extensions.Hosting;
 /// Every service, including the queue workers that serve no API, is such a small WebApplication: it then has the
 /// /health and /alive endpoints that the AppHost's WaitFor, Container Apps probes and azd expect, and one shape
 /// to learn. <see cref="AddServiceDefaults{TBuilder}"/> also works on a plain HostApplicationBuilder (telemetry,
-/// health checks, HttpClient defaults), but such a host has no endpoint to report health on.
+/// health checks, HttpClient defaults), but such a host has no endpoint to report health on. The bus
+/// (CremaD.Messaging) and the blob store (CremaD.Storage.Hosting) are registered by the service libraries; their
+/// health checks, tagged <see cref="HealthCheckTags.Ready"/>, are what /health adds to /alive.
 /// </summary>
 public static class Extensions
 {
     /// <summary>All health checks: 200 "Healthy" when every check passes (readiness).</summary>
     public const string HealthEndpointPath = "/health";
 
-    /// <summary>Checks tagged <see cref="LiveTag"/> only: 200 "Healthy" while the process can serve at all (liveness).</summary>
+    /// <summary>Checks tagged <see cref="HealthCheckTags.Live"/> only: 200 "Healthy" while the process can serve at all (liveness).</summary>
     public const string AlivenessEndpointPath = "/alive";
-
-    /// <summary>Tag of the checks /alive runs.</summary>
-    public const string LiveTag = "live";
-
-    /// <summary>Tag of checks on dependencies (broker, storage): a service is ready only when they pass.</summary>
-    public const string ReadyTag = "ready";
 
     /// <summary>Name of the configuration value that switches the OTLP exporter on.</summary>
     public const string OtlpEndpointSetting = "OTEL_EXPORTER_OTLP_ENDPOINT";
@@ -121,12 +116,12 @@ public static class Extensions
         return builder;
     }
 
-    /// <summary>The <c>self</c> check, tagged <see cref="LiveTag"/>: the process answers.</summary>
+    /// <summary>The <c>self</c> check, tagged <see cref="HealthCheckTags.Live"/>: the process answers.</summary>
     public static TBuilder AddDefaultHealthChecks<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddHealthChecks()
-            .AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
+            .AddCheck("self", () => HealthCheckResult.Healthy(), [HealthCheckTags.Live]);
         return builder;
     }
 
@@ -141,7 +136,7 @@ public static class Extensions
         app.MapHealthChecks(HealthEndpointPath);
         app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions
         {
-            Predicate = registration => registration.Tags.Contains(LiveTag),
+            Predicate = registration => registration.Tags.Contains(HealthCheckTags.Live),
         });
         return app;
     }

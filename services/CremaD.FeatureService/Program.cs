@@ -1,4 +1,5 @@
 var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
 builder.AddCremaDFeatureService();
 var app = builder.Build();
 app.MapDefaultEndpoints();

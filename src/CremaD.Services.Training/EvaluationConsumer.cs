@@ -3,9 +3,10 @@ using CremaD.Contracts;
 using CremaD.Datasets;
 using CremaD.Learning;
 using CremaD.Pipeline;
-using CremaD.ServiceDefaults;
 using CremaD.Services;
 using CremaD.Storage;
+using CremaD.Storage.Hosting;
+using CremaD.Telemetry;
 using MassTransit;
 
 namespace CremaD.Services.Training;

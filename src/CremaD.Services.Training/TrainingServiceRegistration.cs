@@ -11,11 +11,10 @@ namespace Microsoft.Extensions.Hosting;
 /// <summary>The wiring of the trainer and evaluation services, so that their hosts (and tests) are a few lines.</summary>
 public static class CremaDTrainingServiceRegistration
 {
-    /// <summary>The trainer service: service defaults, blob store, bus with the TrainModel consumer, and the training worker.</summary>
+    /// <summary>The trainer service: blob store, bus with the TrainModel consumer, and the training worker (the host adds the service defaults).</summary>
     public static WebApplicationBuilder AddCremaDTrainerService(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.AddServiceDefaults();
         builder.AddCremaDSharedBlobStore();
         builder.AddTrainingWorker();
         builder.AddCremaDMessaging(bus => bus.AddConsumer<TrainModelConsumer>());
@@ -40,11 +39,10 @@ public static class CremaDTrainingServiceRegistration
         return builder;
     }
 
-    /// <summary>The evaluation service: service defaults, blob store, bus with the EvaluateModel consumer.</summary>
+    /// <summary>The evaluation service: blob store, bus with the EvaluateModel consumer (the host adds the service defaults).</summary>
     public static WebApplicationBuilder AddCremaDEvaluationService(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.AddServiceDefaults();
         builder.AddCremaDSharedBlobStore();
         builder.AddEvaluator();
         builder.AddCremaDMessaging(bus => bus.AddConsumer<EvaluateModelConsumer>());
@@ -62,14 +60,13 @@ public static class CremaDTrainingServiceRegistration
     }
 
     /// <summary>
-    /// Every service in one host on one bus (the AppHost's embedded mode, with the in-memory transport): service
-    /// defaults, the shared blob store, the coordinator, feature processing, the training worker and the evaluator.
+    /// Every service in one host on one bus (the AppHost's embedded mode, with the in-memory transport): the shared
+    /// blob store, the coordinator, feature processing, the training worker and the evaluator.
     /// Map the runs API with <see cref="CremaDServiceRegistration.MapCremaDRunsApi"/>.
     /// </summary>
     public static WebApplicationBuilder AddCremaDAllServices(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.AddServiceDefaults();
         builder.AddCremaDSharedBlobStore();
         builder.AddRunCoordinator();
         builder.AddFeatureShardProcessing();

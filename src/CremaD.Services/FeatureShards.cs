@@ -4,8 +4,8 @@ using System.Runtime.InteropServices;
 using CremaD.Audio;
 using CremaD.Contracts;
 using CremaD.Datasets;
-using CremaD.ServiceDefaults;
 using CremaD.Storage;
+using CremaD.Telemetry;
 
 namespace CremaD.Services;
 

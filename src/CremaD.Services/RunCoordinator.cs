@@ -1,18 +1,12 @@
 using CremaD.Audio;
 using CremaD.Contracts;
-using CremaD.ServiceDefaults;
 using CremaD.Storage;
+using CremaD.Storage.Hosting;
+using CremaD.Telemetry;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 
 namespace CremaD.Services;
-
-/// <summary>Where a service keeps local scratch files (dataset skeletons, staged feature stores, model directories).</summary>
-public sealed record ServiceWorkOptions(string WorkDirectory)
-{
-    /// <summary>Configuration key of <see cref="WorkDirectory"/> (environment <c>CremaD__WorkDirectory</c>).</summary>
-    public const string ConfigurationKey = "CremaD:WorkDirectory";
-}
 
 /// <summary>
 /// Drives a run through its stages: plans the feature shards of a submitted run, completes the feature store when

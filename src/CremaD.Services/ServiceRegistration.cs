@@ -10,30 +10,13 @@ namespace Microsoft.Extensions.Hosting;
 /// <summary>The wiring of the runs API and the feature service, so that their hosts (and tests) are a few lines.</summary>
 public static class CremaDServiceRegistration
 {
-    /// <summary>Configuration key of the blob container the services share (environment <c>CremaD__BlobContainer</c>).</summary>
-    public const string BlobContainerKey = "CremaD:BlobContainer";
-
-    public const string DefaultBlobContainer = "cremad";
-
-    /// <summary>The runs API with the run coordinator: service defaults, blob store, bus with the coordinator's consumers.</summary>
+    /// <summary>The runs API with the run coordinator: blob store, bus with the coordinator's consumers (the host adds the service defaults).</summary>
     public static WebApplicationBuilder AddCremaDRunsApi(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.AddServiceDefaults();
         builder.AddCremaDSharedBlobStore();
         builder.AddRunCoordinator();
         builder.AddCremaDMessaging(bus => bus.AddRunCoordinatorConsumers());
-        return builder;
-    }
-
-    /// <summary>
-    /// The blob store every service shares: <c>ConnectionStrings:blobs</c>, container <c>CremaD:BlobContainer</c>
-    /// (default <see cref="DefaultBlobContainer"/>).
-    /// </summary>
-    public static TBuilder AddCremaDSharedBlobStore<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        builder.AddCremaDBlobStore(container: builder.Configuration[BlobContainerKey] ?? DefaultBlobContainer);
         return builder;
     }
 
@@ -51,21 +34,19 @@ public static class CremaDServiceRegistration
         return builder;
     }
 
-    /// <summary>Maps /health, /alive, the runs API and its web UI (<c>/</c>, <c>/ui/…</c>).</summary>
+    /// <summary>Maps the runs API and its web UI (<c>/</c>, <c>/ui/…</c>); the host maps /health and /alive.</summary>
     public static WebApplication MapCremaDRunsApi(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        app.MapDefaultEndpoints();
         app.MapRunsApi();
         app.MapRunsUi();
         return app;
     }
 
-    /// <summary>The feature service: service defaults, blob store, bus with the shard consumer.</summary>
+    /// <summary>The feature service: blob store, bus with the shard consumer (the host adds the service defaults).</summary>
     public static WebApplicationBuilder AddCremaDFeatureService(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.AddServiceDefaults();
         builder.AddCremaDSharedBlobStore();
         builder.AddFeatureShardProcessing();
         builder.AddCremaDMessaging(bus => bus.AddFeatureShardConsumer());
@@ -97,21 +78,5 @@ public static class CremaDServiceRegistration
         bus.AddConsumer<RunEventsConsumer>();
         bus.AddConsumer<RunCommandFaultsConsumer>();
         return bus;
-    }
-
-    /// <summary>
-    /// <see cref="ServiceWorkOptions"/> from <c>CremaD:WorkDirectory</c>, by default a folder of the application's name
-    /// under the temporary directory.
-    /// </summary>
-    public static TBuilder AddCremaDWork<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        var directory = builder.Configuration[ServiceWorkOptions.ConfigurationKey];
-        if (string.IsNullOrWhiteSpace(directory))
-        {
-            directory = Path.Combine(Path.GetTempPath(), "cremad-work", builder.Environment.ApplicationName);
-        }
-        builder.Services.TryAddSingleton(new ServiceWorkOptions(Path.GetFullPath(directory)));
-        return builder;
     }
 }

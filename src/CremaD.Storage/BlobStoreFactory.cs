@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using Azure.Core;
 using Azure.Identity;
 using Azure.Storage.Blobs;
+using CremaD.Telemetry;
 
 namespace CremaD.Storage;
 

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using CremaD.Storage.Hosting;
 
 namespace CremaD.RunsUi.Tests;
 
@@ -62,8 +63,10 @@ internal sealed class RunsApiHost : IAsyncDisposable
             });
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
             builder.WebHost.UseUrls("http://127.0.0.1:0");
+            builder.AddServiceDefaults();
             builder.AddCremaDRunsApi();
             app = builder.Build();
+            app.MapDefaultEndpoints();
             app.MapCremaDRunsApi();
             await app.StartAsync();
             var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());

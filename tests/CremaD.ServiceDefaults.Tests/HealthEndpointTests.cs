@@ -1,6 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using CremaD.Telemetry;
+using CremaD.Testing;
 
 namespace CremaD.ServiceDefaults.Tests;
 
@@ -24,7 +26,7 @@ public sealed class HealthEndpointTests
     {
         var builder = TestApp.CreateBuilder();
         builder.AddServiceDefaults();
-        builder.Services.AddHealthChecks().AddCheck("broker", () => HealthCheckResult.Unhealthy("down"), [Extensions.ReadyTag]);
+        builder.Services.AddHealthChecks().AddCheck("broker", () => HealthCheckResult.Unhealthy("down"), [HealthCheckTags.Ready]);
         await using var app = await TestApp.StartAsync(builder);
 
         Assert.Equal((503, "Unhealthy"), await app.GetAsync("/health"));
@@ -39,7 +41,7 @@ public sealed class HealthEndpointTests
         await using var app = await TestApp.StartAsync(builder);
 
         var report = await app.Services.GetRequiredService<HealthCheckService>()
-            .CheckHealthAsync(registration => registration.Tags.Contains(Extensions.LiveTag));
+            .CheckHealthAsync(registration => registration.Tags.Contains(HealthCheckTags.Live));
 
         var self = Assert.Single(report.Entries);
         Assert.Equal("self", self.Key);

@@ -9,6 +9,8 @@ using OpenTelemetry;
 using OpenTelemetry.Logs;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
+using CremaD.Testing;
+using CremaD.Telemetry;
 
 namespace CremaD.ServiceDefaults.Tests;
 

@@ -6,7 +6,7 @@ using CremaD.Contracts;
 using CremaD.Evaluation;
 using CremaD.Learning;
 using CremaD.Services.Training;
-using CremaD.ServiceDefaults;
+using CremaD.Telemetry;
 using CremaD.Storage;
 using CremaD.LocalInfrastructure;
 using CremaD.Testing;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using CremaD.Contracts;
 using CremaD.Evaluation;
-using CremaD.ServiceDefaults;
+using CremaD.Telemetry;
 using CremaD.Storage;
 using CremaD.LocalInfrastructure;
 using CremaD.Testing;

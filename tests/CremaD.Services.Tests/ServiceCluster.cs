@@ -12,6 +12,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Trace;
+using CremaD.Storage.Hosting;
 
 namespace CremaD.Services.Tests;
 
@@ -60,7 +61,7 @@ internal sealed class ServiceCluster : IAsyncDisposable
         {
             ["ConnectionStrings:messaging"] = _rabbit.ConnectionString,
             ["ConnectionStrings:blobs"] = _azurite.ConnectionString,
-            [CremaDServiceRegistration.BlobContainerKey] = Container,
+            [BlobStorageExtensions.BlobContainerKey] = Container,
             [ServiceWorkOptions.ConfigurationKey] = _temp.Sub(name + "-" + Guid.NewGuid().ToString("N")[..6]),
             ["Messaging:RetryIntervals:0"] = "00:00:00.200",
             ["Messaging:RetryIntervals:1"] = "00:00:01",
@@ -72,12 +73,13 @@ internal sealed class ServiceCluster : IAsyncDisposable
         });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.AddServiceDefaults();
         add(builder);
         var spans = new ConcurrentQueue<Activity>();
         builder.Services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(new QueueCollection(spans)));
         var app = builder.Build();
+        app.MapDefaultEndpoints();
         if (add == AddRunsApi) app.MapCremaDRunsApi();
-        else app.MapDefaultEndpoints();
         await app.StartAsync();
         _hosts.Add((app, spans));
         if (add == AddRunsApi)

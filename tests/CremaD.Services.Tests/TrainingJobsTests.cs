@@ -3,6 +3,7 @@ using CremaD.Services.Training;
 using CremaD.Storage;
 using MassTransit;
 using Microsoft.Extensions.Logging.Abstractions;
+using CremaD.Storage.Hosting;
 
 namespace CremaD.Services.Tests;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Azure.Storage.Blobs;
 using CremaD.LocalInfrastructure;
 using CremaD.Testing;
+using CremaD.Telemetry;
 
 namespace CremaD.Storage.Tests;
 

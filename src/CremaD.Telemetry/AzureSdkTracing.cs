@@ -1,11 +1,11 @@
-namespace CremaD.Storage;
+namespace CremaD.Telemetry;
 
 /// <summary>
 /// Switches on the Azure SDK's <see cref="System.Diagnostics.ActivitySource"/>s (named "Azure.*", for example
 /// "Azure.Storage.Blobs.BlobBaseClient"), so that OpenTelemetry tracing that adds the source
 /// <see cref="ActivitySourceNamePattern"/> records every storage request as a span under the pipeline stage
 /// that made it. Without the switch the SDK only writes DiagnosticSource events, which OpenTelemetry ignores.
-/// <see cref="BlobStoreFactory"/> and <see cref="AzureBlobStore"/> call <see cref="Enable"/> before they create
+/// CremaD.Storage's BlobStoreFactory and AzureBlobStore call <see cref="Enable"/> before they create
 /// any SDK client, because Azure.Core reads the switch once, on its first traced call; a service host may call
 /// it itself at start-up, before anything else touches the SDK.
 /// </summary>

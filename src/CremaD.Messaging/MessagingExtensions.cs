@@ -1,5 +1,6 @@
 using CremaD.Contracts;
-using CremaD.ServiceDefaults;
+using CremaD.Messaging;
+using CremaD.Telemetry;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -70,7 +71,7 @@ public static class MessagingExtensions
             bus.ConfigureHealthCheckOptions(health =>
             {
                 health.Name = HealthCheckName;
-                health.Tags.Add(Extensions.ReadyTag);
+                health.Tags.Add(HealthCheckTags.Ready);
                 health.Tags.Add(HealthCheckName);
                 // Starting or disconnected is Unhealthy, not Degraded: the AppHost's WaitFor and readiness
                 // probes must not treat a bus that cannot deliver as ready.
@@ -86,7 +87,7 @@ public static class MessagingExtensions
                     retry.Ignore<InvalidMessageException>();
                     retry.Ignore<ArgumentException>();
                 });
-                endpoint.UseConsumeFilter(typeof(RunMessageConsumeValidationFilter<>), context);
+                endpoint.UseConsumeFilter(typeof(RunMessageValidationFilter<>), context);
             });
 
             configureConsumers(bus);
@@ -137,8 +138,8 @@ public static class MessagingExtensions
         // (and no polymorphic copy of every message) is made for them.
         bus.Publish<IRunMessage>(publish => publish.Exclude = true);
         bus.Publish<IRunEvent>(publish => publish.Exclude = true);
-        bus.UsePublishFilter(typeof(RunMessagePublishValidationFilter<>), context);
-        bus.UseSendFilter(typeof(RunMessageSendValidationFilter<>), context);
+        bus.UsePublishFilter(typeof(RunMessageValidationFilter<>), context);
+        bus.UseSendFilter(typeof(RunMessageValidationFilter<>), context);
         bus.ConfigureEndpoints(context);
     }
 

@@ -3,8 +3,9 @@ using System.Text;
 using CremaD.Contracts;
 using MassTransit;
 using RabbitMQ.Client;
+using CremaD.Testing;
 
-namespace CremaD.ServiceDefaults.Tests;
+namespace CremaD.Messaging.Tests;
 
 /// <summary>What the probe consumers saw, keyed by a value each test makes unique (a run id or a reason).</summary>
 public sealed class Inbox

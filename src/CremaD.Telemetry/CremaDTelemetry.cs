@@ -2,14 +2,13 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Reflection;
 
-namespace CremaD.ServiceDefaults;
+namespace CremaD.Telemetry;
 
 /// <summary>
 /// The names (and, for the hosts, the instances) of CremaD's ActivitySources and Meters, one per area of work.
-/// <see cref="Microsoft.Extensions.Hosting.Extensions.ConfigureOpenTelemetry{TBuilder}"/> listens to
-/// <see cref="AllSourcesPattern"/>, so any source or meter whose name starts with "CremaD." is collected: a
-/// library in src/ (which must not reference this project) creates its own <c>new ActivitySource("CremaD.X")</c>
-/// and its spans appear too. Spans about a run carry the tag <see cref="RunIdTag"/>.
+/// The hosts' service defaults (CremaD.ServiceDefaults) listen to <see cref="AllSourcesPattern"/>, so any source or
+/// meter whose name starts with "CremaD." is collected: a library may also create its own
+/// <c>new ActivitySource("CremaD.X")</c> and its spans appear too. Spans about a run carry the tag <see cref="RunIdTag"/>.
 /// </summary>
 public static class CremaDTelemetry
 {

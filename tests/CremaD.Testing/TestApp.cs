@@ -2,20 +2,14 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Hosting;
 
-namespace CremaD.ServiceDefaults.Tests;
-
-[CollectionDefinition(CremaD.Testing.RabbitMqFixture.CollectionName)]
-public sealed class RabbitMqCollection : ICollectionFixture<CremaD.Testing.RabbitMqFixture>;
-
-[CollectionDefinition(CremaD.Testing.AzuriteFixture.CollectionName)]
-public sealed class AzuriteCollection : ICollectionFixture<CremaD.Testing.AzuriteFixture>;
+namespace CremaD.Testing;
 
 /// <summary>
-/// A service host as the AppHost would start one, on a real Kestrel listener on a free loopback port, with the
+/// A service host as the AppHost would start one (service defaults, /health and /alive mapped), on a real Kestrel listener on a free loopback port, with the
 /// settings the AppHost would inject given as configuration (environment variables of a real process are
 /// global, and tests run in parallel).
 /// </summary>
-internal sealed class TestApp : IAsyncDisposable
+public sealed class TestApp : IAsyncDisposable
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 

@@ -1,7 +1,7 @@
 using CremaD.Storage;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
-namespace CremaD.ServiceDefaults;
+namespace CremaD.Storage.Hosting;
 
 /// <summary>
 /// Healthy when the blob store answers a listing of its container: the endpoint is reachable, the credentials are

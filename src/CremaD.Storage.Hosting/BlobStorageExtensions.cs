@@ -1,5 +1,6 @@
-using CremaD.ServiceDefaults;
 using CremaD.Storage;
+using CremaD.Storage.Hosting;
+using CremaD.Telemetry;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -10,6 +11,11 @@ namespace Microsoft.Extensions.Hosting;
 /// <summary>The blob store every CremaD service reads and writes datasets, features, models and reports through.</summary>
 public static class BlobStorageExtensions
 {
+    /// <summary>Configuration key of the blob container the services share (environment <c>CremaD__BlobContainer</c>).</summary>
+    public const string BlobContainerKey = "CremaD:BlobContainer";
+
+    public const string DefaultBlobContainer = "cremad";
+
     /// <summary>
     /// How long the storage health check may take before it reports Unhealthy. The SDK retries a refused connection
     /// for longer than that; a probe should answer within its own timeout, and a storage that slow is not ready anyway.
@@ -27,7 +33,7 @@ public static class BlobStorageExtensions
     /// so /health fails while the storage is unreachable or refuses the credentials.
     /// </summary>
     /// <exception cref="InvalidOperationException">The connection string is missing or malformed; the message names the setting.</exception>
-    public static TBuilder AddCremaDBlobStore<TBuilder>(this TBuilder builder, string connectionName = "blobs", string container = "cremad")
+    public static TBuilder AddCremaDBlobStore<TBuilder>(this TBuilder builder, string connectionName = "blobs", string container = DefaultBlobContainer)
         where TBuilder : IHostApplicationBuilder
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -59,8 +65,19 @@ public static class BlobStorageExtensions
             $"{connectionName}-{container}",
             _ => new BlobStoreHealthCheck(store),
             HealthStatus.Unhealthy,
-            [Extensions.ReadyTag, "blobs"],
+            [HealthCheckTags.Ready, "blobs"],
             HealthCheckTimeout));
+        return builder;
+    }
+
+    /// <summary>
+    /// The blob store every service shares: <c>ConnectionStrings:blobs</c>, container <c>CremaD:BlobContainer</c>
+    /// (default <see cref="DefaultBlobContainer"/>).
+    /// </summary>
+    public static TBuilder AddCremaDSharedBlobStore<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.AddCremaDBlobStore(container: builder.Configuration[BlobContainerKey] ?? DefaultBlobContainer);
         return builder;
     }
 }

@@ -8,8 +8,9 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using OpenTelemetry;
 using OpenTelemetry.Trace;
+using CremaD.Telemetry;
 
-namespace CremaD.ServiceDefaults.Tests;
+namespace CremaD.Storage.Tests;
 
 internal static class BlobTestSupport
 {
@@ -49,7 +50,7 @@ public sealed class AzuriteBlobStorageTests(AzuriteFixture azurite)
         var report = await app.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
         var check = report.Entries[$"blobs-{container}"];
         Assert.Equal(HealthStatus.Healthy, check.Status);
-        Assert.Contains(Extensions.ReadyTag, check.Tags);
+        Assert.Contains(HealthCheckTags.Ready, check.Tags);
         Assert.Contains(container, check.Description);
 
         // The Azure SDK's own spans (its experimental ActivitySource switch is on).

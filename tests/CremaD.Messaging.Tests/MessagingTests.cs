@@ -9,8 +9,10 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using OpenTelemetry;
 using OpenTelemetry.Trace;
+using CremaD.Messaging;
+using CremaD.Telemetry;
 
-namespace CremaD.ServiceDefaults.Tests;
+namespace CremaD.Messaging.Tests;
 
 internal static class Messages
 {
@@ -59,7 +61,7 @@ public sealed class RabbitMqMessagingTests(RabbitMqFixture rabbit)
         var report = await app.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
         var bus = report.Entries[MessagingExtensions.HealthCheckName];
         Assert.Equal(HealthStatus.Healthy, bus.Status);
-        Assert.Contains(Extensions.ReadyTag, bus.Tags);
+        Assert.Contains(HealthCheckTags.Ready, bus.Tags);
 
         await using var queue = new QueueReader(rabbit.ConnectionString, "features-ready-probe");
         Assert.True(await queue.ExistsAsync(), "the consumer's queue is not named in kebab case");
@@ -178,7 +180,7 @@ public sealed class MessagingConfigurationTests
         var (received, correlationId) = await inbox.WaitAsync(message.RunId.ToString("D"));
         Assert.Equal(message, received);
         Assert.Equal(message.RunId, correlationId);
-        Assert.Equal(CremaD.ServiceDefaults.MessagingTransport.InMemory, app.Services.GetRequiredService<CremaDMessagingOptions>().Transport);
+        Assert.Equal(MessagingTransport.InMemory, app.Services.GetRequiredService<CremaDMessagingOptions>().Transport);
         // No report of this service goes to MassTransit's vendor.
         Assert.False(app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<UsageTelemetryOptions>>().Value.Enabled);
     }
