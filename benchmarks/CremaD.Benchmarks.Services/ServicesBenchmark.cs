@@ -3,15 +3,13 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Runtime.InteropServices;
+using CremaD.BlobStaging;
 using CremaD.Contracts;
 using CremaD.Datasets;
 using CremaD.LocalInfrastructure;
 using CremaD.Pipeline;
-using CremaD.Services;
 using CremaD.Services.Tests;
-using CremaD.Services.Training;
 using CremaD.Storage;
-using RunStage = CremaD.Contracts.RunStage;
 
 namespace CremaD.Benchmarks.Services;
 
@@ -183,9 +181,9 @@ public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progr
     {
         var seconds = new List<double>();
         if (storePrefix is null) return seconds;
-        await foreach (var blob in blobs.ListAsync(storePrefix + "shards/", cancellationToken))
+        await foreach (var blob in blobs.ListAsync(BlobLayout.ShardsPrefix(storePrefix), cancellationToken))
         {
-            if (!blob.Key.EndsWith("/" + FeatureShardManifest.FileName, StringComparison.Ordinal)) continue;
+            if (!BlobLayout.IsShardManifestKey(blob.Key)) continue;
             seconds.Add((await blobs.ReadJsonAsync<FeatureShardManifest>(blob.Key, ServiceJson.Options, cancellationToken)).Seconds);
         }
         return seconds;

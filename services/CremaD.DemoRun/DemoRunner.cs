@@ -1,8 +1,8 @@
 using System.Diagnostics;
+using CremaD.BlobStaging;
 using CremaD.Contracts;
-using CremaD.Services;
+using CremaD.Runs.Client;
 using CremaD.Storage;
-using Microsoft.Extensions.Logging;
 
 namespace CremaD.DemoRun;
 

@@ -1,5 +1,5 @@
 using CremaD.DemoRun;
-using CremaD.Services;
+using CremaD.Runs.Client;
 using Microsoft.Extensions.Options;
 
 var builder = Host.CreateApplicationBuilder(args);

@@ -65,8 +65,25 @@ public static class BlobLayout
         {
             throw new ArgumentOutOfRangeException(nameof(shardIndex), shardIndex, $"The shard index must be in [0, {shardCount}).");
         }
-        return string.Create(CultureInfo.InvariantCulture, $"{featureStorePrefix}shards/shard-{shardIndex:D5}-of-{shardCount:D5}/");
+        return string.Create(CultureInfo.InvariantCulture, $"{ShardsPrefix(featureStorePrefix)}shard-{shardIndex:D5}-of-{shardCount:D5}/");
     }
+
+    /// <summary><c>&lt;store&gt;shards/</c>: the folder of a feature store's shards (<see cref="ShardPrefix"/>).</summary>
+    public static string ShardsPrefix(string featureStorePrefix) => featureStorePrefix + "shards/";
+
+    /// <summary>
+    /// <c>&lt;shard prefix&gt;shard.json</c>: the shard's manifest, written after its feature blob, so its presence means
+    /// the shard is complete.
+    /// </summary>
+    public static string ShardManifestKey(string shardPrefix) => shardPrefix + ShardManifestFile;
+
+    /// <summary>True for the key of a shard manifest (<see cref="ShardManifestKey"/>), as found listing <see cref="ShardsPrefix"/>.</summary>
+    public static bool IsShardManifestKey(string key) => key.EndsWith("/" + ShardManifestFile, StringComparison.Ordinal);
+
+    private const string ShardManifestFile = "shard.json";
+
+    /// <summary><c>&lt;shard prefix&gt;features.f32</c>: the shard's float32 matrices, back to back.</summary>
+    public static string ShardFeaturesKey(string shardPrefix) => shardPrefix + "features.f32";
 
     /// <summary>Number of shards of <paramref name="shardSize"/> clips that hold <paramref name="clips"/> clips (the last may be smaller).</summary>
     public static int ShardCount(int clips, int shardSize)

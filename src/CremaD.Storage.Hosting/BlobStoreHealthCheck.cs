@@ -1,4 +1,3 @@
-using CremaD.Storage;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace CremaD.Storage.Hosting;

@@ -1,5 +1,5 @@
+using CremaD.BlobStaging;
 using CremaD.Contracts;
-using CremaD.Services;
 using CremaD.Storage;
 
 namespace CremaD.Cli.Tests;

@@ -1,7 +1,7 @@
 using CremaD.Contracts;
 using CremaD.Datasets;
 using CremaD.Evaluation;
-using CremaD.Services;
+using CremaD.Runs;
 
 namespace CremaD.RunsUi.Tests;
 

@@ -1,5 +1,6 @@
 using CremaD.Contracts;
-using CremaD.Services;
+using CremaD.Runs;
+using CremaD.Storage.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -8,7 +9,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using CremaD.Storage.Hosting;
 
 namespace CremaD.RunsUi.Tests;
 

@@ -20,15 +20,15 @@ public sealed partial class RunsUiRouteTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/html; charset=utf-8", response.Content.Headers.ContentType?.ToString());
-        Assert.Equal(Services.RunsUi.RevalidateCacheControl, response.Headers.CacheControl?.ToString());
+        Assert.Equal(Runs.RunsUi.RevalidateCacheControl, response.Headers.CacheControl?.ToString());
         Assert.NotNull(response.Headers.ETag);
-        Assert.Equal(Services.RunsUi.ContentSecurityPolicy, Header(response, "Content-Security-Policy"));
+        Assert.Equal(Runs.RunsUi.ContentSecurityPolicy, Header(response, "Content-Security-Policy"));
         Assert.Equal("nosniff", Header(response, "X-Content-Type-Options"));
         var html = await response.Content.ReadAsStringAsync();
         Assert.DoesNotContain("{{", html, StringComparison.Ordinal);
         var files = AssetUrl().Matches(html).Select(m => m.Groups["path"].Value).Distinct().ToList();
         Assert.Equal(["/ui/favicon.svg", "/ui/app.css", "/ui/app.js"], files);
-        Assert.All(AssetUrl().Matches(html), m => Assert.Equal(Services.RunsUi.Version, m.Groups["version"].Value));
+        Assert.All(AssetUrl().Matches(html), m => Assert.Equal(Runs.RunsUi.Version, m.Groups["version"].Value));
     }
 
     [Theory]
@@ -37,10 +37,10 @@ public sealed partial class RunsUiRouteTests : IAsyncLifetime
     [InlineData("favicon.svg", "image/svg+xml")]
     public async Task Files_have_their_content_type_and_are_cached_for_good_only_under_the_current_version(string file, string contentType)
     {
-        using var versioned = await _host.Client.GetAsync($"/ui/{file}?v={Services.RunsUi.Version}");
+        using var versioned = await _host.Client.GetAsync($"/ui/{file}?v={Runs.RunsUi.Version}");
         Assert.Equal(HttpStatusCode.OK, versioned.StatusCode);
         Assert.Equal(contentType, versioned.Content.Headers.ContentType?.ToString());
-        Assert.Equal(Services.RunsUi.ImmutableCacheControl, versioned.Headers.CacheControl?.ToString());
+        Assert.Equal(Runs.RunsUi.ImmutableCacheControl, versioned.Headers.CacheControl?.ToString());
         Assert.Equal("nosniff", Header(versioned, "X-Content-Type-Options"));
         Assert.True((await versioned.Content.ReadAsByteArrayAsync()).Length > 100);
 
@@ -50,7 +50,7 @@ public sealed partial class RunsUiRouteTests : IAsyncLifetime
             using var plain = await _host.Client.GetAsync(url);
             Assert.Equal(HttpStatusCode.OK, plain.StatusCode);
             Assert.Equal(contentType, plain.Content.Headers.ContentType?.ToString());
-            Assert.Equal(Services.RunsUi.RevalidateCacheControl, plain.Headers.CacheControl?.ToString());
+            Assert.Equal(Runs.RunsUi.RevalidateCacheControl, plain.Headers.CacheControl?.ToString());
         }
     }
 

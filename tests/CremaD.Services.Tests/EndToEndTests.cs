@@ -5,12 +5,12 @@ using System.Text.Json;
 using CremaD.Contracts;
 using CremaD.Evaluation;
 using CremaD.Learning;
-using CremaD.Services.Training;
-using CremaD.Telemetry;
+using CremaD.Pipeline;
 using CremaD.Storage;
-using CremaD.LocalInfrastructure;
+using CremaD.Telemetry;
 using CremaD.Testing;
 using RunFiles = CremaD.Pipeline.RunFiles;
+using RunStage = CremaD.Contracts.RunStage;
 using RunManifest = CremaD.Pipeline.RunManifest;
 
 namespace CremaD.Services.Tests;

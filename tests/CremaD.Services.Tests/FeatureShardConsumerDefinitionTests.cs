@@ -1,4 +1,4 @@
-using CremaD.Services;
+using CremaD.FeatureExtraction;
 
 namespace CremaD.Services.Tests;
 

@@ -1,6 +1,8 @@
 using CremaD.Audio;
 using CremaD.Contracts;
 using CremaD.Datasets;
+using CremaD.FeatureExtraction;
+using CremaD.Runs;
 using CremaD.Storage;
 
 namespace CremaD.Services.Tests;

@@ -1,12 +1,15 @@
 using CremaD.Audio;
+using CremaD.BlobStaging;
 using CremaD.Contracts;
 using CremaD.Datasets;
+using CremaD.FeatureExtraction;
+using CremaD.Runs;
 using CremaD.Storage;
+using CremaD.Storage.Hosting;
 using MassTransit;
 using MassTransit.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using CremaD.Storage.Hosting;
 
 namespace CremaD.Services.Tests;
 

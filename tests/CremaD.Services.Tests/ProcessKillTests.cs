@@ -2,10 +2,12 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using CremaD.BlobStaging;
 using CremaD.Contracts;
 using CremaD.Datasets;
 using CremaD.Evaluation;
 using CremaD.Learning;
+using CremaD.Runs;
 using CremaD.Storage;
 using CremaD.Testing;
 
@@ -125,9 +127,9 @@ public sealed class ProcessKillTests(RabbitMqFixture rabbit, AzuriteFixture azur
     {
         // "/devstoreaccount1/<container>/datasets/..." → "datasets/..."
         var key = Uri.UnescapeDataString(string.Join('/', requestPath.Split('/').Skip(3)));
-        await foreach (var blob in blobs.ListAsync(storePrefix + "shards/"))
+        await foreach (var blob in blobs.ListAsync(BlobLayout.ShardsPrefix(storePrefix)))
         {
-            if (!blob.Key.EndsWith("/" + FeatureShardManifest.FileName, StringComparison.Ordinal)) continue;
+            if (!BlobLayout.IsShardManifestKey(blob.Key)) continue;
             var manifest = await blobs.ReadJsonAsync<FeatureShardManifest>(blob.Key, ServiceJson.Options);
             if (manifest.Clips.Any(c => c.Key == key) || manifest.RejectedClips.Any(r => r.Key == key)) return true;
         }

@@ -1,12 +1,11 @@
-using System.Diagnostics;
 using CremaD.Contracts;
 using CremaD.Evaluation;
-using CremaD.Telemetry;
+using CremaD.FeatureExtraction;
 using CremaD.Storage;
-using CremaD.LocalInfrastructure;
+using CremaD.Telemetry;
 using CremaD.Testing;
+using CremaD.Training.Service;
 using MassTransit;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace CremaD.Services.Tests;
@@ -124,7 +123,7 @@ public sealed class ResilienceTests(RabbitMqFixture rabbit, AzuriteFixture azuri
 
         Assert.Equal(RunStage.Cancelled, status.Stage);
         // The trainer stops after the epoch in progress and drops the run from its work list.
-        await Eventually.WaitAsync(async () => await cluster.Blobs.ExistsAsync(Services.Training.TrainingRequests.RequestKey(runId)) ? null : "gone",
+        await Eventually.WaitAsync(async () => await cluster.Blobs.ExistsAsync(TrainingRequests.RequestKey(runId)) ? null : "gone",
             _ => true, TimeSpan.FromSeconds(60), "the training request to be dropped");
         var epochs = (await cluster.States.GetAsync(runId))!.Training.EpochsCompleted;
         Assert.InRange(epochs, 1, 499);

@@ -1,6 +1,6 @@
 using CremaD.Contracts;
 using CremaD.Learning;
-using CremaD.Services.Training;
+using CremaD.Pipeline;
 
 namespace CremaD.Services.Tests;
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using CremaD.Contracts;
+using CremaD.Runs;
 using CremaD.Storage;
 
 namespace CremaD.Services.Tests;

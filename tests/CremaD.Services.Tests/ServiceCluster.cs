@@ -1,7 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using CremaD.Runs;
 using CremaD.Storage;
-using CremaD.LocalInfrastructure;
+using CremaD.Storage.Hosting;
 using CremaD.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -12,7 +13,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Trace;
-using CremaD.Storage.Hosting;
 
 namespace CremaD.Services.Tests;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
+using CremaD.Contracts;
 using CremaD.LocalInfrastructure;
-using CremaD.Testing;
 
 namespace CremaD.Services.Tests;
 

@@ -1,9 +1,10 @@
 using CremaD.Contracts;
-using CremaD.Services.Training;
+using CremaD.Runs;
 using CremaD.Storage;
+using CremaD.Storage.Hosting;
+using CremaD.Training.Service;
 using MassTransit;
 using Microsoft.Extensions.Logging.Abstractions;
-using CremaD.Storage.Hosting;
 
 namespace CremaD.Services.Tests;
 

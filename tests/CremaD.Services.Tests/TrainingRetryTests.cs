@@ -1,12 +1,14 @@
+using CremaD.BlobStaging;
 using CremaD.Contracts;
 using CremaD.Datasets;
-using CremaD.Services.Training;
+using CremaD.Runs;
 using CremaD.Storage;
+using CremaD.Storage.Hosting;
+using CremaD.Training.Service;
 using MassTransit;
 using MassTransit.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
-using CremaD.Storage.Hosting;
 
 namespace CremaD.Services.Tests;
 

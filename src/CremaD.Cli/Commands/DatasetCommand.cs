@@ -1,6 +1,6 @@
 using System.CommandLine;
+using CremaD.BlobStaging;
 using CremaD.Datasets;
-using CremaD.Services;
 using CremaD.Storage;
 
 namespace CremaD.Cli.Commands;

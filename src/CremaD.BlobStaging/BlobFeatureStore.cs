@@ -1,0 +1,205 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using CremaD.Audio;
+using CremaD.Contracts;
+using CremaD.Datasets;
+using CremaD.Storage;
+
+namespace CremaD.BlobStaging;
+
+/// <summary>
+/// A feature store in blob storage (<see cref="BlobLayout.FeatureStorePrefix"/>): shards written by the feature service,
+/// completed by the coordinator into the files of a local store, and staged back into a local folder by the services
+/// that train and evaluate.
+/// </summary>
+public static class BlobFeatureStore
+{
+    /// <summary>Written last when a store is completed: its presence means the store can be reused by any run.</summary>
+    public static string MetadataKey(string prefix) => prefix + FeatureStoreFiles.Metadata;
+
+    public static string NormalisationKey(string prefix) => prefix + FeatureStoreFiles.Normalisation;
+
+    /// <summary><c>&lt;store&gt;dataset.json</c>: the <see cref="BlobDatasetDescription"/> the coordinator wrote when it planned the shards.</summary>
+    public static string DatasetKey(string prefix) => prefix + "dataset.json";
+
+    /// <summary>True when the store under <paramref name="prefix"/> was completed.</summary>
+    public static Task<bool> IsCompleteAsync(IBlobStore store, string prefix, CancellationToken cancellationToken = default) =>
+        store.ExistsAsync(MetadataKey(prefix), cancellationToken);
+
+    /// <summary>Reads the metadata of a completed store.</summary>
+    public static async Task<CompletedFeatureStore> ReadCompletedAsync(IBlobStore store, string prefix, CancellationToken cancellationToken = default)
+    {
+        var metadata = await ReadAsync<FeatureStoreMetadata>(store, MetadataKey(prefix), cancellationToken).ConfigureAwait(false);
+        var rejected = await ReadAsync<RejectedFileList>(store, prefix + FeatureStoreFiles.Rejected, cancellationToken).ConfigureAwait(false);
+        var normalisation = await ReadAsync<NormalisationFile>(store, NormalisationKey(prefix), cancellationToken).ConfigureAwait(false);
+        int Count(Partition p) => metadata.ClipsPerPartition.GetValueOrDefault(p.ToName());
+        return new CompletedFeatureStore(prefix, NormalisationKey(prefix), metadata, Count(Partition.Train), Count(Partition.Validation),
+            Count(Partition.Test), normalisation.Frames, rejected.Clips.Select(ToRejection).ToList());
+    }
+
+    /// <summary>
+    /// Completes the store from its <paramref name="shardCount"/> shards: merges their train statistics in shard order
+    /// into the normalisation (the same float64 reduction as the local stage), writes index.json, normalisation.json,
+    /// rejected.json, parts.json and, last, metadata.json. Deterministic: completing twice writes the same content
+    /// (up to the timestamps in metadata.json).
+    /// </summary>
+    /// <exception cref="InvalidDataException">A shard is missing, or no train clip could be extracted; the message says which.</exception>
+    public static async Task<CompletedFeatureStore> CompleteAsync(IBlobStore store, string prefix, int shardCount,
+        CancellationToken cancellationToken = default)
+    {
+        var started = DateTime.UtcNow;
+        var dataset = await store.ReadJsonAsync<BlobDatasetDescription>(DatasetKey(prefix), ServiceJson.Options, cancellationToken)
+            .ConfigureAwait(false);
+        var manifests = new FeatureShardManifest[shardCount];
+        await Parallel.ForAsync(0, shardCount, cancellationToken, async (i, ct) =>
+        {
+            var key = BlobLayout.ShardManifestKey(BlobLayout.ShardPrefix(prefix, i, shardCount));
+            try
+            {
+                manifests[i] = await store.ReadJsonAsync<FeatureShardManifest>(key, ServiceJson.Options, ct).ConfigureAwait(false);
+            }
+            catch (BlobNotFoundException e)
+            {
+                throw new InvalidDataException($"Feature shard {i} of {shardCount} is missing: no '{key}' in {store.Location}.", e);
+            }
+        }).ConfigureAwait(false);
+
+        var normaliser = new NormalisationAccumulator(FeatureRecipe.MelBands);
+        var entries = new List<FeatureStoreEntry>();
+        var parts = new Dictionary<string, string>(StringComparer.Ordinal);
+        var rejected = new List<ClipRejection>(dataset.Rejected);
+        var trainText = new StringBuilder($"cremad-train-v{FeatureStoreFiles.FormatVersion}-recipe{FeatureRecipe.Version}\n");
+        foreach (var manifest in manifests)
+        {
+            var stats = manifest.TrainStatistics;
+            normaliser.Merge(stats.Frames, stats.Clips, stats.Mean, stats.M2);
+            var part = FeatureStoreFiles.PartFile(manifest.ShardIndex);
+            parts[part] = manifest.FeaturesKey;
+            for (var c = 0; c < manifest.Clips.Count; c++)
+            {
+                var clip = manifest.Clips[c];
+                var source = manifest.Sources[c];
+                var partition = clip.Partition.ToDataset();
+                var path = dataset.RelativePath(clip.Key);
+                entries.Add(new FeatureStoreEntry(clip.Id, path, clip.Label, partition, clip.Actor, clip.Frames, clip.DurationSeconds,
+                    source.SourceSampleRate, source.SourceSize, source.SourceLastModified.UtcDateTime, part, clip.Offset, clip.Warnings));
+                if (partition == Partition.Train)
+                {
+                    trainText.Append(path).Append('\t').Append(source.SourceSize.ToString(CultureInfo.InvariantCulture)).Append('\t')
+                        .Append(source.SourceLastModified.UtcTicks.ToString(CultureInfo.InvariantCulture)).Append('\n');
+                }
+            }
+            rejected.AddRange(manifest.RejectedClips);
+        }
+        if (normaliser.Frames == 0)
+        {
+            throw new InvalidDataException(
+                $"No train clip of dataset '{dataset.Prefix}' could be extracted ({entries.Count} clips extracted, {rejected.Count} rejected): there is nothing to normalise or train on.");
+        }
+
+        var normalisation = normaliser.ToNormalisation();
+        var normalisationFile = new NormalisationFile(normalisation.Mean, normalisation.Std, normalisation.Frames, normaliser.Clips, 1,
+            FeatureRecipe.Version, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(trainText.ToString()))));
+        var rejectedFiles = rejected.Select(r => new RejectedClip(dataset.RelativePath(r.Key), r.Reason, r.Stage == RejectionStage.Audio ? "audio" : "dataset"))
+            .ToList();
+        var metadata = BuildMetadata(entries, rejected.Count, dataset, started, manifests);
+
+        await WriteAsync(store, prefix + FeatureStoreFiles.Index,
+            new FeatureStoreIndex(FeatureStoreFiles.FormatVersion, FeatureRecipe.Version, FeatureRecipe.MelBands, FeatureStage.ToolVersion, entries),
+            cancellationToken).ConfigureAwait(false);
+        await WriteAsync(store, NormalisationKey(prefix), normalisationFile, cancellationToken).ConfigureAwait(false);
+        await WriteAsync(store, prefix + FeatureStoreFiles.Rejected,
+            new RejectedFileList(FeatureStage.ToolVersion, rejectedFiles.Count, rejectedFiles), cancellationToken).ConfigureAwait(false);
+        await store.WriteJsonAsync(prefix + FeatureStoreParts.FileName, new FeatureStoreParts(shardCount, parts), ServiceJson.Options,
+            cancellationToken: cancellationToken).ConfigureAwait(false);
+        await WriteAsync(store, MetadataKey(prefix), metadata, cancellationToken).ConfigureAwait(false);
+
+        int Count(Partition p) => entries.Count(e => e.Partition == p);
+        return new CompletedFeatureStore(prefix, NormalisationKey(prefix), metadata, Count(Partition.Train), Count(Partition.Validation),
+            Count(Partition.Test), normalisation.Frames, rejected);
+    }
+
+    /// <summary>
+    /// Copies a completed store into <paramref name="localDirectory"/> as a local feature store and opens it. The copy is
+    /// made beside the target and renamed into place, so a folder that exists is complete and is reused as it is.
+    /// </summary>
+    public static async Task<FeatureStore> StageAsync(IBlobStore store, string prefix, string localDirectory,
+        CancellationToken cancellationToken = default)
+    {
+        localDirectory = Path.GetFullPath(localDirectory);
+        if (FeatureStore.IsComplete(localDirectory)) return FeatureStore.Open(localDirectory);
+        if (!await IsCompleteAsync(store, prefix, cancellationToken).ConfigureAwait(false))
+        {
+            throw new InvalidDataException($"Feature store '{prefix}' in {store.Location} is not complete (no {FeatureStoreFiles.Metadata}).");
+        }
+        var partial = $"{localDirectory}.{Guid.NewGuid():N}.partial";
+        try
+        {
+            var parts = await store.ReadJsonAsync<FeatureStoreParts>(prefix + FeatureStoreParts.FileName, ServiceJson.Options, cancellationToken)
+                .ConfigureAwait(false);
+            List<(string Key, string Path)> files =
+            [
+                (prefix + FeatureStoreFiles.Index, FeatureStoreFiles.Index),
+                (prefix + FeatureStoreFiles.Normalisation, FeatureStoreFiles.Normalisation),
+                (prefix + FeatureStoreFiles.Rejected, FeatureStoreFiles.Rejected),
+                (MetadataKey(prefix), FeatureStoreFiles.Metadata),
+                .. parts.Parts.Select(p => (p.Value, p.Key)),
+            ];
+            await Parallel.ForEachAsync(files,
+                new ParallelOptions { MaxDegreeOfParallelism = BlobStoreExtensions.DefaultTransferParallelism, CancellationToken = cancellationToken },
+                async (file, ct) =>
+                {
+                    try
+                    {
+                        await store.DownloadToFileAsync(file.Key, Path.Combine(partial, file.Path.Replace('/', Path.DirectorySeparatorChar)), ct)
+                            .ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException && e is not BlobStoreException)
+                    {
+                        // Name the blob: transport errors (HTTP status, I/O) do not.
+                        throw new BlobStoreException(file.Key, $"Downloading blob '{file.Key}' from {store.Location} failed: {e.Message}", e);
+                    }
+                }).ConfigureAwait(false);
+            Directory.CreateDirectory(Path.GetDirectoryName(localDirectory)!);
+            try
+            {
+                Directory.Move(partial, localDirectory);
+            }
+            catch (IOException) when (FeatureStore.IsComplete(localDirectory))
+            {
+                // Another job staged the same store meanwhile; theirs is as good as ours.
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
+        }
+        return FeatureStore.Open(localDirectory);
+    }
+
+    /// <summary>A folder name for a store prefix, unique per prefix.</summary>
+    public static string LocalFolderName(string prefix) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(prefix)))[..24];
+
+    private static FeatureStoreMetadata BuildMetadata(List<FeatureStoreEntry> accepted, int rejected, BlobDatasetDescription dataset,
+        DateTime started, FeatureShardManifest[] manifests)
+    {
+        var seconds = manifests.Sum(m => m.Seconds);
+        var decoded = manifests.Sum(m => m.Clips.Count + m.RejectedClips.Count);
+        var run = new FeatureRunSummary(started, manifests.Length, accepted.Count, 0, rejected, 0, true, seconds,
+            seconds > 0 ? decoded / seconds : 0, new FeatureStageTimings(0, seconds, 0, 0, 0, 0, 0, 0));
+        return FeatureStoreMetadata.Describe(accepted, rejected, dataset.Location, dataset.Layout, dataset.LabelsKey, dataset.SplitSeed,
+            dataset.DemographicsKey, dataset.Fingerprint, run);
+    }
+
+    private static ClipRejection ToRejection(RejectedClip clip) =>
+        new(clip.Path, clip.Reason, clip.Stage == "audio" ? RejectionStage.Audio : RejectionStage.Dataset);
+
+    private static Task WriteAsync<T>(IBlobStore store, string key, T value, CancellationToken cancellationToken) =>
+        store.WriteBytesAsync(key, JsonSerializer.SerializeToUtf8Bytes(value, FeatureStoreFiles.Json), cancellationToken: cancellationToken);
+
+    private static async Task<T> ReadAsync<T>(IBlobStore store, string key, CancellationToken cancellationToken) =>
+        await store.ReadJsonAsync<T>(key, FeatureStoreFiles.Json, cancellationToken).ConfigureAwait(false);
+}

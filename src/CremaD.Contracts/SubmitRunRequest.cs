@@ -1,0 +1,7 @@
+namespace CremaD.Contracts;
+
+/// <summary>The body of <c>POST /runs</c>.</summary>
+/// <param name="Dataset">A dataset name (<c>demo</c> → <c>datasets/demo/</c>) or a blob prefix ending with '/'.</param>
+/// <param name="Config">The run's recipe; omitted properties take their defaults (<c>{"epochs": 5}</c> is complete).</param>
+public sealed record SubmitRunRequest(string? Dataset, RunConfig? Config = null, string? Name = null,
+    DatasetLayoutChoice Layout = DatasetLayoutChoice.Auto, int SplitSeed = 42);

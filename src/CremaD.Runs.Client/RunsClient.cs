@@ -1,0 +1,67 @@
+using System.Net.Http.Json;
+using CremaD.Contracts;
+
+namespace CremaD.Runs.Client;
+
+/// <summary>
+/// The AppHost's client of the runs API: submit a run, read its status, download its artefacts. Its calls are not traced
+/// (in embedded mode the services' tracer would otherwise record them): a run's trace starts at the runs API's
+/// <c>POST /runs</c>, as it does for any other client.
+/// </summary>
+public sealed class RunsClient(HttpClient http)
+{
+    public async Task<Guid> SubmitAsync(SubmitRunRequest request, CancellationToken cancellationToken)
+    {
+        using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
+        using var response = await http.PostAsJsonAsync("runs", request, ServiceJson.Options, cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
+        {
+            var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            throw new InvalidOperationException($"POST {http.BaseAddress}runs answered {(int)response.StatusCode}: {body}");
+        }
+        var accepted = await response.Content.ReadFromJsonAsync<SubmitRunResponse>(ServiceJson.Options, cancellationToken).ConfigureAwait(false);
+        return accepted?.RunId ?? throw new InvalidOperationException("POST /runs answered without a run id.");
+    }
+
+    public async Task<RunStatus?> GetAsync(Guid runId, CancellationToken cancellationToken)
+    {
+        using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
+        using var response = await http.GetAsync($"runs/{runId:D}", cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == System.Net.HttpStatusCode.NotFound) return null;
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadFromJsonAsync<RunStatus>(ServiceJson.Options, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<RunStatus>> ListAsync(CancellationToken cancellationToken)
+    {
+        using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
+        return await http.GetFromJsonAsync<List<RunStatus>>("runs", ServiceJson.Options, cancellationToken).ConfigureAwait(false) ?? [];
+    }
+
+    /// <summary>Writes every artefact of <paramref name="status"/> into <paramref name="directory"/>, plus its final status as <c>status.json</c>.</summary>
+    /// <returns>The files written.</returns>
+    public async Task<IReadOnlyList<string>> DownloadArtifactsAsync(RunStatus status, string directory, CancellationToken cancellationToken)
+    {
+        using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
+        Directory.CreateDirectory(directory);
+        var written = new List<string>();
+        foreach (var artifact in status.Artifacts)
+        {
+            var target = Path.Combine(directory, artifact.Name);
+            using var response = await http.GetAsync($"runs/{status.RunId:D}/artifacts/{Uri.EscapeDataString(artifact.Name)}",
+                HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            response.EnsureSuccessStatusCode();
+            var partial = target + ".partial";
+            await using (var file = File.Create(partial))
+            {
+                await response.Content.CopyToAsync(file, cancellationToken).ConfigureAwait(false);
+            }
+            File.Move(partial, target, overwrite: true);
+            written.Add(target);
+        }
+        var statusFile = Path.Combine(directory, "status.json");
+        await File.WriteAllTextAsync(statusFile, System.Text.Json.JsonSerializer.Serialize(status, ServiceJson.Options), cancellationToken).ConfigureAwait(false);
+        written.Add(statusFile);
+        return written;
+    }
+}

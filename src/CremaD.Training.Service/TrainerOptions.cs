@@ -1,0 +1,42 @@
+using CremaD.Storage;
+
+namespace CremaD.Training.Service;
+
+/// <summary>Settings of the trainer (configuration section <see cref="SectionName"/>).</summary>
+public sealed record TrainerOptions
+{
+    public const string SectionName = "Trainer";
+
+    /// <summary>How often the worker looks for pending training requests (it is also woken when one arrives locally).</summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Lease on a run while training it (15–60 s); renewed every third of it. A dead trainer's run is free after this.</summary>
+    public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>LibTorch threads; null: the library's default.</summary>
+    public int? Threads { get; init; }
+
+    /// <summary>
+    /// Attempts on one run that may fail in a row (storage or broker errors, with no epoch finished in between) before
+    /// the run is failed with the last error as the reason, instead of being retried forever.
+    /// </summary>
+    public int MaxConsecutiveFailures { get; init; } = 5;
+
+    /// <summary>Wait before the first retry of a failed attempt; doubled after each further failure, up to <see cref="MaxRetryDelay"/>.</summary>
+    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(5);
+
+    public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <exception cref="ArgumentException">A value is out of range; the message names it.</exception>
+    public void Validate()
+    {
+        BlobLeaseDuration.Validate(LeaseDuration);
+        if (PollInterval <= TimeSpan.Zero) throw new ArgumentException($"{SectionName}:PollInterval must be positive, got {PollInterval}.");
+        if (Threads is < 1) throw new ArgumentException($"{SectionName}:Threads must be at least 1, got {Threads}.");
+        if (MaxConsecutiveFailures < 1) throw new ArgumentException($"{SectionName}:MaxConsecutiveFailures must be at least 1, got {MaxConsecutiveFailures}.");
+        if (RetryDelay < TimeSpan.Zero || MaxRetryDelay < RetryDelay)
+        {
+            throw new ArgumentException($"{SectionName}:RetryDelay ({RetryDelay}) must be non-negative and at most {SectionName}:MaxRetryDelay ({MaxRetryDelay}).");
+        }
+    }
+}

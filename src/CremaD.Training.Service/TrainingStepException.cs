@@ -1,0 +1,21 @@
+namespace CremaD.Training.Service;
+
+/// <summary>
+/// A step of a training attempt failed on storage or the broker. The message names the step (with the blob key or
+/// prefix it was about) and the cause: it becomes the run's failure reason when the attempts run out.
+/// </summary>
+public sealed class TrainingStepException(string step, Exception innerException)
+    : Exception($"{step} failed: {Describe(innerException)}", innerException)
+{
+    /// <summary>What was being done, e.g. "uploading 'runs/…/model/last_checkpoint'".</summary>
+    public string Step { get; } = step;
+
+    private static string Describe(Exception e)
+    {
+        // Azure's RequestFailedException puts status, headers and content on further lines: keep the first, add the status.
+        var end = e.Message.AsSpan().IndexOfAny('\r', '\n');
+        var text = (end < 0 ? e.Message : e.Message[..end]).Trim();
+        var http = e as Azure.RequestFailedException ?? e.InnerException as Azure.RequestFailedException;
+        return http is null ? text : $"{text} (HTTP {http.Status}{(string.IsNullOrEmpty(http.ErrorCode) ? "" : ", " + http.ErrorCode)})";
+    }
+}
