@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using CremaD.BlobStaging;
 using CremaD.Contracts;
+using CremaD.Datasets;
 using CremaD.Runs.Client;
 using CremaD.Storage;
 
@@ -18,7 +19,7 @@ public sealed class DemoRunner(DemoRunOptions options, IBlobStore blobs, RunsCli
             return 2;
         }
         var prefix = BlobDataset.PrefixOf(options.DatasetName);
-        if (!options.ForceUpload && await blobs.ExistsAsync(prefix + "labels.csv", cancellationToken).ConfigureAwait(false))
+        if (!options.ForceUpload && await blobs.ExistsAsync(BlobLayout.FileKey(prefix, DatasetReader.LabelsFileName), cancellationToken).ConfigureAwait(false))
         {
             logger.LogInformation("Dataset '{Name}' is already in storage ({Prefix}).", options.DatasetName, prefix);
         }

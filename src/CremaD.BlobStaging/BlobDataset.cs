@@ -12,12 +12,12 @@ namespace CremaD.BlobStaging;
 /// </summary>
 public static class BlobDataset
 {
-    /// <summary>The blob prefix of a dataset given by name (<c>datasets/&lt;name&gt;/</c>) or by prefix (ending with '/').</summary>
+    /// <summary>The blob prefix of a dataset given by name (<see cref="BlobLayout.DatasetPrefix"/>) or by prefix (ending with '/').</summary>
     public static string PrefixOf(string nameOrPrefix)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(nameOrPrefix);
         var value = nameOrPrefix.Trim();
-        return value.Contains('/') ? BlobKey.AsFolderPrefix(value.TrimEnd('/')) : $"datasets/{value}/";
+        return value.Contains('/') ? BlobKey.AsFolderPrefix(value.TrimEnd('/')) : BlobLayout.DatasetPrefix(value);
     }
 
     /// <summary>
@@ -99,7 +99,7 @@ public static class BlobDataset
             return new BlobClip(clip, blob.Key, new SourceStamp(blob.Size, blob.LastModified.UtcTicks));
         }).ToList();
         var fingerprint = DatasetFingerprint.Compute(clips.Select(c => (c.Entry, c.Stamp)));
-        var rejected = dataset.Rejected.Select(r => new ClipRejection(prefix + r.Path, r.Reason, RejectionStage.Dataset)).ToList();
+        var rejected = dataset.Rejected.Select(r => new ClipRejection(BlobLayout.FileKey(prefix, r.Path), r.Reason, RejectionStage.Dataset)).ToList();
         return new BlobDatasetListing(reference, dataset, clips, fingerprint, rejected);
     }
 

@@ -16,7 +16,7 @@ public sealed record BlobDatasetDescription(string Prefix, string Location, Data
         var dataset = listing.Dataset;
         string? Key(string? localPath) => localPath is null
             ? null
-            : listing.Reference.Prefix + Path.GetRelativePath(dataset.Root, localPath).Replace(Path.DirectorySeparatorChar, '/');
+            : BlobLayout.FileKey(listing.Reference.Prefix, Path.GetRelativePath(dataset.Root, localPath).Replace(Path.DirectorySeparatorChar, '/'));
         return new BlobDatasetDescription(listing.Reference.Prefix, $"{storeLocation}/{listing.Reference.Prefix}", dataset.Layout,
             Key(dataset.LabelsPath), dataset.SplitSeed, Key(dataset.DemographicsPath), listing.Fingerprint, listing.Rejected);
     }

@@ -17,12 +17,9 @@ namespace CremaD.BlobStaging;
 public static class BlobFeatureStore
 {
     /// <summary>Written last when a store is completed: its presence means the store can be reused by any run.</summary>
-    public static string MetadataKey(string prefix) => prefix + FeatureStoreFiles.Metadata;
+    private static string MetadataKey(string prefix) => BlobLayout.FileKey(prefix, FeatureStoreFiles.Metadata);
 
-    public static string NormalisationKey(string prefix) => prefix + FeatureStoreFiles.Normalisation;
-
-    /// <summary><c>&lt;store&gt;dataset.json</c>: the <see cref="BlobDatasetDescription"/> the coordinator wrote when it planned the shards.</summary>
-    public static string DatasetKey(string prefix) => prefix + "dataset.json";
+    private static string NormalisationKey(string prefix) => BlobLayout.FileKey(prefix, FeatureStoreFiles.Normalisation);
 
     /// <summary>True when the store under <paramref name="prefix"/> was completed.</summary>
     public static Task<bool> IsCompleteAsync(IBlobStore store, string prefix, CancellationToken cancellationToken = default) =>
@@ -32,7 +29,7 @@ public static class BlobFeatureStore
     public static async Task<CompletedFeatureStore> ReadCompletedAsync(IBlobStore store, string prefix, CancellationToken cancellationToken = default)
     {
         var metadata = await ReadAsync<FeatureStoreMetadata>(store, MetadataKey(prefix), cancellationToken).ConfigureAwait(false);
-        var rejected = await ReadAsync<RejectedFileList>(store, prefix + FeatureStoreFiles.Rejected, cancellationToken).ConfigureAwait(false);
+        var rejected = await ReadAsync<RejectedFileList>(store, BlobLayout.FileKey(prefix, FeatureStoreFiles.Rejected), cancellationToken).ConfigureAwait(false);
         var normalisation = await ReadAsync<NormalisationFile>(store, NormalisationKey(prefix), cancellationToken).ConfigureAwait(false);
         int Count(Partition p) => metadata.ClipsPerPartition.GetValueOrDefault(p.ToName());
         return new CompletedFeatureStore(prefix, NormalisationKey(prefix), metadata, Count(Partition.Train), Count(Partition.Validation),
@@ -50,7 +47,7 @@ public static class BlobFeatureStore
         CancellationToken cancellationToken = default)
     {
         var started = DateTime.UtcNow;
-        var dataset = await store.ReadJsonAsync<BlobDatasetDescription>(DatasetKey(prefix), ServiceJson.Options, cancellationToken)
+        var dataset = await store.ReadJsonAsync<BlobDatasetDescription>(BlobLayout.FeatureStoreDatasetKey(prefix), ServiceJson.Options, cancellationToken)
             .ConfigureAwait(false);
         var manifests = new FeatureShardManifest[shardCount];
         await Parallel.ForAsync(0, shardCount, cancellationToken, async (i, ct) =>
@@ -106,13 +103,13 @@ public static class BlobFeatureStore
             .ToList();
         var metadata = BuildMetadata(entries, rejected.Count, dataset, started, manifests);
 
-        await WriteAsync(store, prefix + FeatureStoreFiles.Index,
+        await WriteAsync(store, BlobLayout.FileKey(prefix, FeatureStoreFiles.Index),
             new FeatureStoreIndex(FeatureStoreFiles.FormatVersion, FeatureRecipe.Version, FeatureRecipe.MelBands, FeatureStage.ToolVersion, entries),
             cancellationToken).ConfigureAwait(false);
         await WriteAsync(store, NormalisationKey(prefix), normalisationFile, cancellationToken).ConfigureAwait(false);
-        await WriteAsync(store, prefix + FeatureStoreFiles.Rejected,
+        await WriteAsync(store, BlobLayout.FileKey(prefix, FeatureStoreFiles.Rejected),
             new RejectedFileList(FeatureStage.ToolVersion, rejectedFiles.Count, rejectedFiles), cancellationToken).ConfigureAwait(false);
-        await store.WriteJsonAsync(prefix + FeatureStoreParts.FileName, new FeatureStoreParts(shardCount, parts), ServiceJson.Options,
+        await store.WriteJsonAsync(BlobLayout.FeatureStorePartsKey(prefix), new FeatureStoreParts(shardCount, parts), ServiceJson.Options,
             cancellationToken: cancellationToken).ConfigureAwait(false);
         await WriteAsync(store, MetadataKey(prefix), metadata, cancellationToken).ConfigureAwait(false);
 
@@ -137,14 +134,12 @@ public static class BlobFeatureStore
         var partial = $"{localDirectory}.{Guid.NewGuid():N}.partial";
         try
         {
-            var parts = await store.ReadJsonAsync<FeatureStoreParts>(prefix + FeatureStoreParts.FileName, ServiceJson.Options, cancellationToken)
+            var parts = await store.ReadJsonAsync<FeatureStoreParts>(BlobLayout.FeatureStorePartsKey(prefix), ServiceJson.Options, cancellationToken)
                 .ConfigureAwait(false);
             List<(string Key, string Path)> files =
             [
-                (prefix + FeatureStoreFiles.Index, FeatureStoreFiles.Index),
-                (prefix + FeatureStoreFiles.Normalisation, FeatureStoreFiles.Normalisation),
-                (prefix + FeatureStoreFiles.Rejected, FeatureStoreFiles.Rejected),
-                (MetadataKey(prefix), FeatureStoreFiles.Metadata),
+                .. new[] { FeatureStoreFiles.Index, FeatureStoreFiles.Normalisation, FeatureStoreFiles.Rejected, FeatureStoreFiles.Metadata }
+                    .Select(file => (BlobLayout.FileKey(prefix, file), file)),
                 .. parts.Parts.Select(p => (p.Value, p.Key)),
             ];
             await Parallel.ForEachAsync(files,

@@ -3,18 +3,47 @@ using System.Globalization;
 namespace CremaD.Contracts;
 
 /// <summary>
-/// Where a run's blobs live, so that the runs API, the services and the CLI agree without asking each other.
-/// Every value is a key prefix of the storage port (CremaD.Storage.IBlobStore): relative, '/'-separated and
-/// ending with '/'. Messages carry the concrete prefixes and keys they refer to, so a consumer never rebuilds
-/// them; these helpers are for the service that plans the work.
+/// The one place blob keys are made: where datasets, feature stores, runs and the services' own records live, so that
+/// the runs API, the services and the CLI agree without asking each other. Every value is a key or key prefix of the
+/// storage port (CremaD.Storage.IBlobStore): relative, '/'-separated, prefixes ending with '/'. Messages carry the
+/// concrete prefixes and keys they refer to, so a consumer builds keys only inside what it was given (a file of a
+/// model prefix, say) and only with these helpers. The names of the files themselves belong to their formats
+/// (CremaD.Datasets.FeatureStoreFiles, CremaD.Learning.ModelFiles, CremaD.Evaluation.ArtifactNames).
 /// </summary>
+/// <remarks>
+/// <code>
+/// datasets/&lt;name&gt;/…                                   a dataset as uploaded (labels.csv, train/…, or AudioWAV/…)
+/// features/&lt;fingerprint&gt;/recipe-&lt;v&gt;/                   a feature store: index.json, normalisation.json, …, metadata.json last,
+///   dataset.json, parts.json                            what the coordinator planned and which shard holds each part
+///   shards/shard-00003-of-00029/shard.json, features.f32  one shard (the manifest last)
+/// runs/&lt;run id&gt;/status.json                            the run's status (the coordinator's; the runs API reads it)
+///   model/…, model/training-result.json                 the trainer's model and its last result
+///   artifacts/…                                         the evaluator's artefacts
+///   trainer.lease                                       held by the trainer training the run
+/// run-index/&lt;inverted submission ticks&gt;-&lt;run id&gt;        one empty blob per run, newest first (the coordinator's)
+/// work/training/&lt;run id&gt;.json                          the trainer's pending requests
+/// work/training-stops/&lt;run id&gt;.json                    runs the trainer must not train (cancelled or failed)
+/// </code>
+/// </remarks>
 public static class BlobLayout
 {
+    /// <summary>Top folder of uploaded datasets.</summary>
+    public const string DatasetsFolder = "datasets";
+
     /// <summary>Top folder of run outputs.</summary>
     public const string RunsFolder = "runs";
 
     /// <summary>Top folder of feature stores shared by runs.</summary>
     public const string FeaturesFolder = "features";
+
+    /// <summary>Folder of the run index: <see cref="RunIndexKey"/>, one empty blob per run.</summary>
+    public const string RunIndexPrefix = "run-index/";
+
+    /// <summary>Folder of pending training requests, one blob per run (<see cref="TrainingRequestKey"/>): what trainer workers poll.</summary>
+    public const string TrainingRequestsPrefix = "work/training/";
+
+    /// <summary>Folder of the trainer's stop records, one blob per run (<see cref="TrainingStopKey"/>).</summary>
+    public const string TrainingStopsPrefix = "work/training-stops/";
 
     /// <summary>
     /// The trained model's files in a model prefix that a client of the runs API downloads as artefacts: the weights and the
@@ -23,12 +52,86 @@ public static class BlobLayout
     /// </summary>
     public static IReadOnlyList<string> ModelArtifactFiles { get; } = ["best_model", "model.json"];
 
+    /// <summary>
+    /// The key of a file under a folder prefix: <paramref name="relativePath"/> ('/'-separated) inside
+    /// <paramref name="folderPrefix"/> (with or without its trailing '/').
+    /// </summary>
+    public static string FileKey(string folderPrefix, string relativePath)
+    {
+        ArgumentNullException.ThrowIfNull(folderPrefix);
+        ArgumentException.ThrowIfNullOrEmpty(relativePath);
+        return folderPrefix.Length == 0 || folderPrefix.EndsWith('/') ? folderPrefix + relativePath : folderPrefix + "/" + relativePath;
+    }
+
+    /// <summary><c>datasets/&lt;name&gt;/</c>: where a dataset uploaded under <paramref name="name"/> lives.</summary>
+    public static string DatasetPrefix(string name)
+    {
+        if (string.IsNullOrWhiteSpace(name) || FindPathProblem(name.Trim(), isPrefix: false) is not null || name.Contains('/'))
+        {
+            throw new ArgumentException($"The dataset name '{name}' must be one non-empty path segment (a prefix ends with '/').", nameof(name));
+        }
+        return $"{DatasetsFolder}/{name.Trim()}/";
+    }
+
     /// <summary><c>runs/&lt;run id, 32 hex digits&gt;/</c>: the model, history, plots and metrics of one run.</summary>
     public static string RunPrefix(Guid runId)
     {
         if (runId == Guid.Empty) throw new ArgumentException("The run id must not be empty.", nameof(runId));
         return $"{RunsFolder}/{runId:N}/";
     }
+
+    /// <summary><c>runs/&lt;id&gt;/status.json</c>: the run's status, which only the coordinator writes.</summary>
+    public static string RunStatusKey(Guid runId) => RunPrefix(runId) + "status.json";
+
+    /// <summary><c>&lt;run prefix&gt;model/</c>: where the trainer writes a run's model (TrainModel carries the run prefix).</summary>
+    public static string ModelPrefix(string runPrefix) => FileKey(runPrefix, "model/");
+
+    /// <summary><c>runs/&lt;id&gt;/model/</c>.</summary>
+    public static string ModelPrefix(Guid runId) => ModelPrefix(RunPrefix(runId));
+
+    /// <summary><c>&lt;run prefix&gt;artifacts/</c>: where the evaluator writes a run's artefacts.</summary>
+    public static string ArtifactsPrefix(string runPrefix) => FileKey(runPrefix, "artifacts/");
+
+    /// <summary><c>runs/&lt;id&gt;/artifacts/</c>.</summary>
+    public static string ArtifactsPrefix(Guid runId) => ArtifactsPrefix(RunPrefix(runId));
+
+    /// <summary>
+    /// The run's index entry, <c>run-index/&lt;inverted submission ticks, 19 digits&gt;-&lt;run id&gt;</c>. Ticks are counted
+    /// down from <see cref="DateTimeOffset.MaxValue"/>, so the ordinal order of the keys (the order blob listings come in)
+    /// is newest submission first.
+    /// </summary>
+    public static string RunIndexKey(Guid runId, DateTimeOffset submittedAt) =>
+        string.Create(CultureInfo.InvariantCulture, $"{RunIndexPrefix}{DateTimeOffset.MaxValue.UtcTicks - submittedAt.UtcTicks:D19}-{runId:N}");
+
+    /// <summary>The run of an index entry, or null when the key is not one <see cref="RunIndexKey"/> makes.</summary>
+    public static Guid? RunIdOfIndexKey(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (!key.StartsWith(RunIndexPrefix, StringComparison.Ordinal)) return null;
+        var name = key[RunIndexPrefix.Length..];
+        var dash = name.IndexOf('-');
+        return dash == 19 && Guid.TryParseExact(name[(dash + 1)..], "N", out var runId) ? runId : null;
+    }
+
+    /// <summary><c>work/training/&lt;run id&gt;.json</c>: a run's pending training request.</summary>
+    public static string TrainingRequestKey(Guid runId) => $"{TrainingRequestsPrefix}{runId:N}.json";
+
+    /// <summary>The run a training request key is for, or null when the key is not one <see cref="TrainingRequestKey"/> makes.</summary>
+    public static Guid? RunIdOfTrainingRequestKey(string requestKey)
+    {
+        ArgumentNullException.ThrowIfNull(requestKey);
+        if (!requestKey.StartsWith(TrainingRequestsPrefix, StringComparison.Ordinal) || !requestKey.EndsWith(".json", StringComparison.Ordinal)) return null;
+        return Guid.TryParseExact(requestKey[TrainingRequestsPrefix.Length..^".json".Length], "N", out var runId) ? runId : null;
+    }
+
+    /// <summary><c>work/training-stops/&lt;run id&gt;.json</c>: the trainer's record that a run was cancelled or failed.</summary>
+    public static string TrainingStopKey(Guid runId) => $"{TrainingStopsPrefix}{runId:N}.json";
+
+    /// <summary><c>runs/&lt;id&gt;/trainer.lease</c>: the lock a trainer holds (renewing it) while it trains a run.</summary>
+    public static string TrainerLeaseKey(Guid runId) => RunPrefix(runId) + "trainer.lease";
+
+    /// <summary><c>&lt;model prefix&gt;training-result.json</c>: the TrainingCompleted of a finished training, written before it is published.</summary>
+    public static string TrainingResultKey(string modelPrefix) => FileKey(modelPrefix, "training-result.json");
 
     /// <summary>
     /// <c>features/&lt;dataset fingerprint&gt;/recipe-&lt;version&gt;/</c>: the feature store of one dataset
@@ -47,6 +150,12 @@ public static class BlobLayout
         if (recipeVersion < 1) throw new ArgumentOutOfRangeException(nameof(recipeVersion), recipeVersion, "The recipe version must be at least 1.");
         return $"{FeaturesFolder}/{datasetFingerprint}/recipe-{recipeVersion.ToString(CultureInfo.InvariantCulture)}/";
     }
+
+    /// <summary><c>&lt;store&gt;dataset.json</c>: what the coordinator planned the store's shards from.</summary>
+    public static string FeatureStoreDatasetKey(string featureStorePrefix) => FileKey(featureStorePrefix, "dataset.json");
+
+    /// <summary><c>&lt;store&gt;parts.json</c>: which shard blob holds each part file of the store's index.</summary>
+    public static string FeatureStorePartsKey(string featureStorePrefix) => FileKey(featureStorePrefix, "parts.json");
 
     /// <summary>
     /// <c>&lt;store&gt;shards/shard-00003-of-00029/</c>: where the feature service writes shard 3 of 29. Zero-padded so
@@ -69,13 +178,13 @@ public static class BlobLayout
     }
 
     /// <summary><c>&lt;store&gt;shards/</c>: the folder of a feature store's shards (<see cref="ShardPrefix"/>).</summary>
-    public static string ShardsPrefix(string featureStorePrefix) => featureStorePrefix + "shards/";
+    public static string ShardsPrefix(string featureStorePrefix) => FileKey(featureStorePrefix, "shards/");
 
     /// <summary>
     /// <c>&lt;shard prefix&gt;shard.json</c>: the shard's manifest, written after its feature blob, so its presence means
     /// the shard is complete.
     /// </summary>
-    public static string ShardManifestKey(string shardPrefix) => shardPrefix + ShardManifestFile;
+    public static string ShardManifestKey(string shardPrefix) => FileKey(shardPrefix, ShardManifestFile);
 
     /// <summary>True for the key of a shard manifest (<see cref="ShardManifestKey"/>), as found listing <see cref="ShardsPrefix"/>.</summary>
     public static bool IsShardManifestKey(string key) => key.EndsWith("/" + ShardManifestFile, StringComparison.Ordinal);
@@ -83,7 +192,7 @@ public static class BlobLayout
     private const string ShardManifestFile = "shard.json";
 
     /// <summary><c>&lt;shard prefix&gt;features.f32</c>: the shard's float32 matrices, back to back.</summary>
-    public static string ShardFeaturesKey(string shardPrefix) => shardPrefix + "features.f32";
+    public static string ShardFeaturesKey(string shardPrefix) => FileKey(shardPrefix, "features.f32");
 
     /// <summary>Number of shards of <paramref name="shardSize"/> clips that hold <paramref name="clips"/> clips (the last may be smaller).</summary>
     public static int ShardCount(int clips, int shardSize)

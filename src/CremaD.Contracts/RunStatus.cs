@@ -242,13 +242,11 @@ public sealed record RunStatus(
             },
             Artifacts = BlobLayout.ModelArtifactFiles.Aggregate(
                 WithArtifact(Artifacts, new RunArtifact(Path.GetFileName(e.HistoryKey), e.HistoryKey)),
-                (artifacts, file) => WithArtifact(artifacts, new RunArtifact(file, BlobKeyIn(e.ModelPrefix, file)))),
+                (artifacts, file) => WithArtifact(artifacts, new RunArtifact(file, BlobLayout.FileKey(e.ModelPrefix, file)))),
             Progress = ProgressWeights.Features + ProgressWeights.Training,
             Timestamps = Timestamps with { TrainingCompletedAt = e.Timestamp },
         };
     }
-
-    private static string BlobKeyIn(string prefix, string file) => prefix.EndsWith('/') ? prefix + file : prefix + "/" + file;
 
     private RunStatus OnEvaluated(EvaluationCompleted e)
     {

@@ -68,7 +68,7 @@ public sealed class EvaluateModelConsumer(IBlobStore blobs, RunStateStore states
                 foreach (var path in Directory.GetFiles(output).Order(StringComparer.Ordinal))
                 {
                     var name = Path.GetFileName(path);
-                    var key = command.OutputPrefix + name;
+                    var key = BlobLayout.FileKey(command.OutputPrefix, name);
                     await blobs.UploadFileAsync(key, path, ct).ConfigureAwait(false);
                     artifacts.Add(new RunArtifact(name, key));
                 }

@@ -63,7 +63,7 @@ public sealed class RunCoordinator(IBlobStore blobs, RunStateStore states, Servi
             return;
         }
 
-        await blobs.WriteJsonAsync(BlobFeatureStore.DatasetKey(storePrefix), BlobDatasetDescription.Of(listing, blobs.Location), ServiceJson.Options,
+        await blobs.WriteJsonAsync(BlobLayout.FeatureStoreDatasetKey(storePrefix), BlobDatasetDescription.Of(listing, blobs.Location), ServiceJson.Options,
             cancellationToken: ct).ConfigureAwait(false);
         var done = status.Features.CompletedShards.ToHashSet();
         var sender = await context.GetSendEndpoint(new Uri($"queue:{QueueNames.ExtractFeatureShard}")).ConfigureAwait(false);
@@ -115,9 +115,8 @@ public sealed class RunCoordinator(IBlobStore blobs, RunStateStore states, Servi
     {
         var (_, status) = await states.ApplyAsync(completed, context.CancellationToken).ConfigureAwait(false);
         if (status is null || status.Stage.IsTerminal() || status.Evaluation is not null || status.Features.FeatureStorePrefix is null) return;
-        var prefix = BlobLayout.RunPrefix(completed.RunId);
         var endpoint = await context.GetSendEndpoint(new Uri($"queue:{QueueNames.EvaluateModel}")).ConfigureAwait(false);
-        await endpoint.Send(new EvaluateModel(completed.RunId, completed.ModelPrefix, status.Features.FeatureStorePrefix, prefix + ArtifactsFolder),
+        await endpoint.Send(new EvaluateModel(completed.RunId, completed.ModelPrefix, status.Features.FeatureStorePrefix, BlobLayout.ArtifactsPrefix(completed.RunId)),
             context.CancellationToken).ConfigureAwait(false);
     }
 
@@ -162,12 +161,6 @@ public sealed class RunCoordinator(IBlobStore blobs, RunStateStore states, Servi
         }
         await FailAsync(runId, stage, reason, exception?.ExceptionType, context).ConfigureAwait(false);
     }
-
-    /// <summary>Folder of the evaluation artefacts inside a run's prefix.</summary>
-    public const string ArtifactsFolder = "artifacts/";
-
-    /// <summary>Folder of the trained model inside a run's prefix.</summary>
-    public const string ModelFolder = "model/";
 
     private async Task FeaturesReadyAsync(Guid runId, string fingerprint, CompletedFeatureStore store, bool reused, ConsumeContext context)
     {

@@ -7,15 +7,12 @@ namespace CremaD.Runs;
 /// Durable run state: one <c>runs/&lt;id&gt;/status.json</c> blob per run, a <see cref="RunStatus"/> changed only by
 /// read-modify-write under optimistic concurrency (IfMatch on the ETag read, IfNoneExists on creation, retried on
 /// conflict). Any number of coordinator replicas may fold events into it concurrently, and a restart loses nothing:
-/// the blob is the state. Beside it, an empty index blob per run (<see cref="IndexPrefix"/>), named so that a listing
+/// the blob is the state. Beside it, an empty index blob per run (<see cref="BlobLayout.RunIndexKey"/>), named so that a listing
 /// returns the newest submission first, lets <see cref="ListAsync"/> find the runs without listing their folders, which
 /// hold models, checkpoints and artefacts.
 /// </summary>
 public sealed class RunStateStore(IBlobStore store)
 {
-    /// <summary>Name of the status blob inside a run's prefix.</summary>
-    public const string StatusFileName = "status.json";
-
     /// <summary>Conflicting writers are retried this many times before giving up (the message is then redelivered).</summary>
     public const int MaxAttempts = 50;
 
@@ -24,25 +21,12 @@ public sealed class RunStateStore(IBlobStore store)
 
     public IBlobStore Blobs => store;
 
-    /// <summary>Folder of the run index: <c>run-index/&lt;inverted submission ticks, 19 digits&gt;-&lt;run id&gt;</c>, one empty blob per run.</summary>
-    public const string IndexPrefix = "run-index/";
-
-    public static string StatusKey(Guid runId) => BlobLayout.RunPrefix(runId) + StatusFileName;
-
-    /// <summary>
-    /// The run's index entry. Ticks are counted down from <see cref="DateTimeOffset.MaxValue"/>, so the ordinal order
-    /// of the keys (the order blob listings come in) is newest submission first.
-    /// </summary>
-    public static string IndexKey(Guid runId, DateTimeOffset submittedAt) =>
-        string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"{IndexPrefix}{DateTimeOffset.MaxValue.UtcTicks - submittedAt.UtcTicks:D19}-{runId:N}");
-
     /// <summary>The run's status, or null when the run is unknown.</summary>
     public async Task<RunStatus?> GetAsync(Guid runId, CancellationToken cancellationToken = default)
     {
         try
         {
-            return await store.ReadJsonAsync<RunStatus>(StatusKey(runId), ServiceJson.Options, cancellationToken).ConfigureAwait(false);
+            return await store.ReadJsonAsync<RunStatus>(BlobLayout.RunStatusKey(runId), ServiceJson.Options, cancellationToken).ConfigureAwait(false);
         }
         catch (BlobNotFoundException)
         {
@@ -58,14 +42,14 @@ public sealed class RunStateStore(IBlobStore store)
     {
         if (limit is < 1) throw new ArgumentOutOfRangeException(nameof(limit), limit, "The limit must be at least 1.");
         var keys = new List<string>();
-        await foreach (var blob in store.ListAsync(IndexPrefix, cancellationToken).ConfigureAwait(false))
+        await foreach (var blob in store.ListAsync(BlobLayout.RunIndexPrefix, cancellationToken).ConfigureAwait(false))
         {
             keys.Add(blob.Key);
         }
         // Listings come in key order from Azure; sorting here keeps any store honest about "newest first".
         keys.Sort(StringComparer.Ordinal);
         var runs = new List<RunStatus>();
-        foreach (var chunk in keys.Select(RunIdOfIndexKey).OfType<Guid>().Distinct().Chunk(ReadParallelism))
+        foreach (var chunk in keys.Select(BlobLayout.RunIdOfIndexKey).OfType<Guid>().Distinct().Chunk(ReadParallelism))
         {
             var statuses = await Task.WhenAll(chunk.Select(runId => GetAsync(runId, cancellationToken))).ConfigureAwait(false);
             // An entry whose status is not written yet (or was deleted) is skipped.
@@ -73,13 +57,6 @@ public sealed class RunStateStore(IBlobStore store)
             if (limit is { } max && runs.Count >= max) return runs.Take(max).ToList();
         }
         return runs;
-    }
-
-    private static Guid? RunIdOfIndexKey(string key)
-    {
-        var name = key[IndexPrefix.Length..];
-        var dash = name.IndexOf('-');
-        return dash == 19 && Guid.TryParseExact(name[(dash + 1)..], "N", out var runId) ? runId : null;
     }
 
     /// <summary>
@@ -90,7 +67,7 @@ public sealed class RunStateStore(IBlobStore store)
     public async Task<(RunStatus? Before, RunStatus? After)> UpdateAsync(Guid runId, Func<RunStatus?, RunStatus?> update,
         CancellationToken cancellationToken = default)
     {
-        var key = StatusKey(runId);
+        var key = BlobLayout.RunStatusKey(runId);
         for (var attempt = 1; ; attempt++)
         {
             var info = await store.GetInfoAsync(key, cancellationToken).ConfigureAwait(false);
@@ -112,7 +89,7 @@ public sealed class RunStateStore(IBlobStore store)
             {
                 // Indexed before the status exists, so a status is never missing from the list; the entry of a status
                 // that then fails to be written is skipped by ListAsync. Rewriting it is harmless (same key, empty).
-                await store.WriteBytesAsync(IndexKey(runId, next.Timestamps.SubmittedAt), Array.Empty<byte>(),
+                await store.WriteBytesAsync(BlobLayout.RunIndexKey(runId, next.Timestamps.SubmittedAt), Array.Empty<byte>(),
                     cancellationToken: cancellationToken).ConfigureAwait(false);
             }
             // The ETag is the one read before the content: if anyone wrote after it, the write is refused.

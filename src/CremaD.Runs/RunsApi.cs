@@ -84,7 +84,7 @@ public static class RunsApi
         var status = await states.GetAsync(runId, ct).ConfigureAwait(false);
         if (status is null) return NotFound(runId);
         var key = status.Artifacts.FirstOrDefault(a => a.Name == name)?.Key
-                  ?? BlobLayout.RunPrefix(runId) + RunCoordinator.ArtifactsFolder + name;
+                  ?? BlobLayout.FileKey(BlobLayout.ArtifactsPrefix(runId), name);
         Stream content;
         try
         {

@@ -18,7 +18,7 @@ public sealed class TrainModelConsumer(IBlobStore blobs, TrainingWorkSignal sign
         var request = new TrainingRequest(command, Activity.Current?.Id, DateTimeOffset.UtcNow);
         try
         {
-            await blobs.WriteJsonAsync(TrainingRequests.RequestKey(command.RunId), request, ServiceJson.Options, BlobWriteCondition.IfNoneExists,
+            await blobs.WriteJsonAsync(BlobLayout.TrainingRequestKey(command.RunId), request, ServiceJson.Options, BlobWriteCondition.IfNoneExists,
                 context.CancellationToken).ConfigureAwait(false);
         }
         catch (BlobConditionFailedException)

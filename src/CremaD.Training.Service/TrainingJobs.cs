@@ -20,7 +20,7 @@ using ContractTrainingStarted = CremaD.Contracts.TrainingStarted;
 namespace CremaD.Training.Service;
 
 /// <summary>
-/// Trains the runs in the durable work list (<see cref="TrainingRequests.RequestsPrefix"/>), one at a time per worker.
+/// Trains the runs in the durable work list (<see cref="BlobLayout.TrainingRequestsPrefix"/>), one at a time per worker.
 /// For each it takes the run's blob lease (renewed while training; a trainer that dies lets it expire), stages the
 /// feature store locally, resumes from the checkpoint in blob storage when there is one, trains with the same
 /// <see cref="TrainingStage"/> as <c>cremad run</c>, uploads the checkpoint after every epoch and publishes
@@ -65,7 +65,7 @@ public sealed class TrainingJobs(IBlobStore blobs, RunStateStore states, IBus bu
     public async Task<int> RunPendingAsync(CancellationToken cancellationToken)
     {
         var keys = new List<string>();
-        await foreach (var blob in blobs.ListAsync(TrainingRequests.RequestsPrefix, cancellationToken).ConfigureAwait(false))
+        await foreach (var blob in blobs.ListAsync(BlobLayout.TrainingRequestsPrefix, cancellationToken).ConfigureAwait(false))
         {
             keys.Add(blob.Key);
         }
@@ -119,7 +119,7 @@ public sealed class TrainingJobs(IBlobStore blobs, RunStateStore states, IBus bu
             return false;
         }
         var command = request.Command;
-        var status = await StepAsync($"reading '{RunStateStore.StatusKey(command.RunId)}'",
+        var status = await StepAsync($"reading '{BlobLayout.RunStatusKey(command.RunId)}'",
             () => states.GetAsync(command.RunId, cancellationToken), cancellationToken).ConfigureAwait(false);
         if (status is not null && status.Stage.IsTerminal())
         {
@@ -129,7 +129,7 @@ public sealed class TrainingJobs(IBlobStore blobs, RunStateStore states, IBus bu
             return false;
         }
 
-        var leaseKey = TrainingRequests.LeaseKey(command.RunId);
+        var leaseKey = BlobLayout.TrainerLeaseKey(command.RunId);
         var lease = await StepAsync($"taking the lease on '{leaseKey}'",
             () => blobs.TryAcquireLeaseAsync(leaseKey, options.LeaseDuration, cancellationToken), cancellationToken).ConfigureAwait(false);
         if (lease is null) return false;
@@ -158,7 +158,7 @@ public sealed class TrainingJobs(IBlobStore blobs, RunStateStore states, IBus bu
                 {
                     throw new TrainingStepException($"renewing the lease on '{leaseKey}'", renewalFailure);
                 }
-                var latest = await StepAsync($"reading '{RunStateStore.StatusKey(command.RunId)}'",
+                var latest = await StepAsync($"reading '{BlobLayout.RunStatusKey(command.RunId)}'",
                     () => states.GetAsync(command.RunId, CancellationToken.None), CancellationToken.None).ConfigureAwait(false);
                 if (latest is not null && latest.Stage.IsTerminal())
                 {
@@ -198,7 +198,7 @@ public sealed class TrainingJobs(IBlobStore blobs, RunStateStore states, IBus bu
     /// </summary>
     private async Task GiveUpAsync(string requestKey, AttemptFailures failures, CancellationToken cancellationToken)
     {
-        var runId = TrainingRequests.RunIdOf(requestKey);
+        var runId = BlobLayout.RunIdOfTrainingRequestKey(requestKey);
         var reason = $"Training stopped after {failures.Count} consecutive failed attempts; the last: {failures.Last.Message}";
         try
         {
@@ -297,8 +297,8 @@ public sealed class TrainingJobs(IBlobStore blobs, RunStateStore states, IBus bu
         using var activity = CremaDTelemetry.Training.StartActivity("train model", ActivityKind.Internal, parent);
         activity?.SetTag(CremaDTelemetry.RunIdTag, runId.ToString("D"));
 
-        var modelPrefix = TrainingRequests.ModelPrefix(command);
-        var resultKey = TrainingRequests.ResultKey(modelPrefix);
+        var modelPrefix = BlobLayout.ModelPrefix(command.OutputPrefix);
+        var resultKey = BlobLayout.TrainingResultKey(modelPrefix);
         if (await StepAsync($"checking for '{resultKey}'", () => blobs.ExistsAsync(resultKey, cancellationToken), cancellationToken).ConfigureAwait(false))
         {
             // Trained already; the trainer stopped before it could publish or clear the request.
@@ -324,7 +324,7 @@ public sealed class TrainingJobs(IBlobStore blobs, RunStateStore states, IBus bu
         var modelDirectory = Path.Combine(work.WorkDirectory, "runs", runId.ToString("N"), "model");
         if (Directory.Exists(modelDirectory)) Directory.Delete(modelDirectory, recursive: true);
         Directory.CreateDirectory(modelDirectory);
-        var checkpointKey = modelPrefix + ModelFiles.Checkpoint;
+        var checkpointKey = BlobLayout.FileKey(modelPrefix, ModelFiles.Checkpoint);
         var resume = await StepAsync($"checking for '{checkpointKey}'", () => blobs.ExistsAsync(checkpointKey, cancellationToken), cancellationToken)
             .ConfigureAwait(false);
         if (resume)
@@ -359,7 +359,7 @@ public sealed class TrainingJobs(IBlobStore blobs, RunStateStore states, IBus bu
         }
 
         await UploadModelAsync(runId, modelDirectory, modelPrefix, cancellationToken).ConfigureAwait(false);
-        var completed = new TrainingCompleted(runId, modelPrefix, modelPrefix + ArtifactNames.History, result.EpochsRun, result.BestEpoch,
+        var completed = new TrainingCompleted(runId, modelPrefix, BlobLayout.FileKey(modelPrefix, ArtifactNames.History), result.EpochsRun, result.BestEpoch,
             Math.Clamp(result.BestValidationAccuracy, 0, 1), result.StoppedEarly, clock.Elapsed.TotalSeconds, DateTimeOffset.UtcNow);
         await StepAsync($"writing '{resultKey}'",
             () => blobs.WriteJsonAsync(resultKey, completed, ServiceJson.Options, cancellationToken: cancellationToken), cancellationToken).ConfigureAwait(false);
@@ -384,7 +384,7 @@ public sealed class TrainingJobs(IBlobStore blobs, RunStateStore states, IBus bu
         {
             var path = Path.Combine(modelDirectory, name);
             bytes += new FileInfo(path).Length;
-            var key = modelPrefix + name;
+            var key = BlobLayout.FileKey(modelPrefix, name);
             await StepAsync($"uploading '{key}'", () => blobs.UploadFileAsync(key, path, cancellationToken), cancellationToken).ConfigureAwait(false);
         }
         upload?.SetTag("cremad.files", files.Count);
@@ -437,7 +437,7 @@ public sealed class TrainingJobs(IBlobStore blobs, RunStateStore states, IBus bu
             if (!progress.Stopping)
             {
                 RunStatus? status = null;
-                Guard($"reading '{RunStateStore.StatusKey(runId)}'", async () => status = await jobs.States.GetAsync(runId, cancellationToken).ConfigureAwait(false));
+                Guard($"reading '{BlobLayout.RunStatusKey(runId)}'", async () => status = await jobs.States.GetAsync(runId, cancellationToken).ConfigureAwait(false));
                 if (status is not null && status.Stage.IsTerminal()) job.Cancel();
             }
         }

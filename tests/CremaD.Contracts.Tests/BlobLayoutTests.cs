@@ -10,6 +10,46 @@ public sealed class BlobLayoutTests
     }
 
     [Fact]
+    public void A_runs_model_artefacts_status_lease_and_index_entry_are_under_its_keys()
+    {
+        var run = BlobLayout.RunPrefix(SampleMessages.RunId);
+        Assert.Equal(run + "status.json", BlobLayout.RunStatusKey(SampleMessages.RunId));
+        Assert.Equal(run + "model/", BlobLayout.ModelPrefix(run));
+        Assert.Equal(BlobLayout.ModelPrefix(run), BlobLayout.ModelPrefix(SampleMessages.RunId));
+        Assert.Equal(run + "artifacts/", BlobLayout.ArtifactsPrefix(SampleMessages.RunId));
+        Assert.Equal(run + "model/training-result.json", BlobLayout.TrainingResultKey(BlobLayout.ModelPrefix(run)));
+        Assert.Equal(run + "trainer.lease", BlobLayout.TrainerLeaseKey(SampleMessages.RunId));
+        Assert.Equal(run + "model/best_model", BlobLayout.FileKey(run + "model", "best_model"));
+
+        var index = BlobLayout.RunIndexKey(SampleMessages.RunId, SampleMessages.Start);
+        Assert.StartsWith(BlobLayout.RunIndexPrefix, index, StringComparison.Ordinal);
+        Assert.Equal(SampleMessages.RunId, BlobLayout.RunIdOfIndexKey(index));
+        Assert.Null(BlobLayout.RunIdOfIndexKey(BlobLayout.RunIndexPrefix + "not-an-entry"));
+        // Newest submission first in key order.
+        Assert.True(string.CompareOrdinal(BlobLayout.RunIndexKey(Guid.NewGuid(), SampleMessages.Start.AddTicks(1)), index) < 0);
+    }
+
+    [Fact]
+    public void The_trainers_requests_and_stop_records_are_one_blob_per_run()
+    {
+        var request = BlobLayout.TrainingRequestKey(SampleMessages.RunId);
+        Assert.Equal("work/training/5b1f4c2e9a7d4e0b8c632f0d9e1a7b44.json", request);
+        Assert.Equal(SampleMessages.RunId, BlobLayout.RunIdOfTrainingRequestKey(request));
+        Assert.Null(BlobLayout.RunIdOfTrainingRequestKey("work/training/readme.json"));
+        Assert.Null(BlobLayout.RunIdOfTrainingRequestKey(BlobLayout.TrainingStopKey(SampleMessages.RunId)));
+        Assert.False(BlobLayout.TrainingStopKey(SampleMessages.RunId).StartsWith(BlobLayout.TrainingRequestsPrefix, StringComparison.Ordinal),
+            "a stop record must not be listed as a request");
+    }
+
+    [Fact]
+    public void A_dataset_name_is_one_folder_under_datasets()
+    {
+        Assert.Equal("datasets/demo/", BlobLayout.DatasetPrefix("demo"));
+        Assert.Throws<ArgumentException>(() => BlobLayout.DatasetPrefix(".."));
+        Assert.Throws<ArgumentException>(() => BlobLayout.DatasetPrefix(" "));
+    }
+
+    [Fact]
     public void A_feature_store_is_keyed_by_dataset_fingerprint_and_recipe_version()
     {
         Assert.Equal("features/3fa2c9d01b7e4a55/recipe-1/", BlobLayout.FeatureStorePrefix("3fa2c9d01b7e4a55", 1));
@@ -31,6 +71,13 @@ public sealed class BlobLayoutTests
         Assert.Throws<ArgumentOutOfRangeException>(() => BlobLayout.ShardPrefix(store, 12, 12));
         Assert.Throws<ArgumentOutOfRangeException>(() => BlobLayout.ShardPrefix(store, -1, 12));
         Assert.Contains("must end with '/'", Assert.Throws<ArgumentException>(() => BlobLayout.ShardPrefix("features/abc", 0, 1)).Message);
+
+        Assert.Equal(prefixes[3] + "shard.json", BlobLayout.ShardManifestKey(prefixes[3]));
+        Assert.True(BlobLayout.IsShardManifestKey(BlobLayout.ShardManifestKey(prefixes[3])));
+        Assert.False(BlobLayout.IsShardManifestKey(BlobLayout.ShardFeaturesKey(prefixes[3])));
+        Assert.StartsWith(BlobLayout.ShardsPrefix(store), prefixes[3], StringComparison.Ordinal);
+        Assert.Equal(store + "parts.json", BlobLayout.FeatureStorePartsKey(store));
+        Assert.Equal(store + "dataset.json", BlobLayout.FeatureStoreDatasetKey(store));
     }
 
     [Theory]

@@ -71,7 +71,7 @@ internal sealed class DemoRun
         }
         var summary = EvaluationArtifacts.Write(artifactsDirectory, yTrue, yPred, Emotions.Names);
 
-        var artifactsPrefix = BlobLayout.RunPrefix(runId) + RunCoordinator.ArtifactsFolder;
+        var artifactsPrefix = BlobLayout.ArtifactsPrefix(runId);
         RunArtifact Artifact(string name) => new(name, artifactsPrefix + name);
         var status = new RunStatus(
             runId, "demo, 12 epochs", RunStage.Completed, 1.0,

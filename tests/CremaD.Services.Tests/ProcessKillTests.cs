@@ -161,8 +161,8 @@ public sealed class ProcessKillTests(RabbitMqFixture rabbit, AzuriteFixture azur
 
         Assert.Equal(await blobs.ReadTextAsync(expectedPrefix + FeatureStoreFiles.Rejected), await blobs.ReadTextAsync(actualPrefix + FeatureStoreFiles.Rejected));
 
-        var expectedParts = await blobs.ReadJsonAsync<FeatureStoreParts>(expectedPrefix + FeatureStoreParts.FileName, ServiceJson.Options);
-        var actualParts = await blobs.ReadJsonAsync<FeatureStoreParts>(actualPrefix + FeatureStoreParts.FileName, ServiceJson.Options);
+        var expectedParts = await blobs.ReadJsonAsync<FeatureStoreParts>(BlobLayout.FeatureStorePartsKey(expectedPrefix), ServiceJson.Options);
+        var actualParts = await blobs.ReadJsonAsync<FeatureStoreParts>(BlobLayout.FeatureStorePartsKey(actualPrefix), ServiceJson.Options);
         Assert.Equal(expectedParts.Parts.Keys.Order(), actualParts.Parts.Keys.Order());
         foreach (var part in expectedParts.Parts.Keys)
         {

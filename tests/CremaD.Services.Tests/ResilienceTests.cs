@@ -123,7 +123,7 @@ public sealed class ResilienceTests(RabbitMqFixture rabbit, AzuriteFixture azuri
 
         Assert.Equal(RunStage.Cancelled, status.Stage);
         // The trainer stops after the epoch in progress and drops the run from its work list.
-        await Eventually.WaitAsync(async () => await cluster.Blobs.ExistsAsync(TrainingRequests.RequestKey(runId)) ? null : "gone",
+        await Eventually.WaitAsync(async () => await cluster.Blobs.ExistsAsync(BlobLayout.TrainingRequestKey(runId)) ? null : "gone",
             _ => true, TimeSpan.FromSeconds(60), "the training request to be dropped");
         var epochs = (await cluster.States.GetAsync(runId))!.Training.EpochsCompleted;
         Assert.InRange(epochs, 1, 499);

@@ -46,8 +46,8 @@ public sealed class RunStateStoreTests : IDisposable
 
         Assert.Equal(newestFirst, listed.Select(r => r.RunId));
         Assert.Equal("renamed", listed[^1].Name);
-        Assert.Equal([RunStateStore.IndexPrefix], blobs.ListedPrefixes);
-        Assert.Equal(newestFirst.Select(RunStateStore.StatusKey).Order(StringComparer.Ordinal), blobs.ReadKeys.Order(StringComparer.Ordinal));
+        Assert.Equal([BlobLayout.RunIndexPrefix], blobs.ListedPrefixes);
+        Assert.Equal(newestFirst.Select(BlobLayout.RunStatusKey).Order(StringComparer.Ordinal), blobs.ReadKeys.Order(StringComparer.Ordinal));
     }
 
     [Fact]
@@ -62,7 +62,7 @@ public sealed class RunStateStoreTests : IDisposable
 
         Assert.Equal(newestFirst.Take(3), listed.Select(r => r.RunId));
         // Statuses are read in batches of 8 newest-first, and not beyond the batch that filled the limit.
-        Assert.Equal(newestFirst.Take(8).Select(RunStateStore.StatusKey).Order(StringComparer.Ordinal), blobs.ReadKeys.Order(StringComparer.Ordinal));
+        Assert.Equal(newestFirst.Take(8).Select(BlobLayout.RunStatusKey).Order(StringComparer.Ordinal), blobs.ReadKeys.Order(StringComparer.Ordinal));
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => states.ListAsync(limit: 0));
     }
 
@@ -73,7 +73,7 @@ public sealed class RunStateStoreTests : IDisposable
         var states = new RunStateStore(blobs);
         var newestFirst = await SubmitRunsAsync(blobs, states, 2);
         // A writer that indexed a run and then died before creating its status.
-        await blobs.WriteTextAsync(RunStateStore.IndexKey(Guid.NewGuid(), Start.AddHours(1)), "");
+        await blobs.WriteTextAsync(BlobLayout.RunIndexKey(Guid.NewGuid(), Start.AddHours(1)), "");
 
         var listed = await states.ListAsync();
 
@@ -84,8 +84,8 @@ public sealed class RunStateStoreTests : IDisposable
     public void Index_keys_sort_newest_submission_first()
     {
         var runId = Guid.NewGuid();
-        var earlier = RunStateStore.IndexKey(runId, Start);
-        var later = RunStateStore.IndexKey(runId, Start.AddTicks(1));
+        var earlier = BlobLayout.RunIndexKey(runId, Start);
+        var later = BlobLayout.RunIndexKey(runId, Start.AddTicks(1));
 
         Assert.True(string.CompareOrdinal(later, earlier) < 0);
         Assert.Equal($"run-index/{DateTimeOffset.MaxValue.UtcTicks - Start.UtcTicks:D19}-{runId:N}", earlier);

@@ -37,9 +37,9 @@ public sealed class TrainingJobsTests : IDisposable
         var runId = Guid.NewGuid();
         var submit = new SubmitRun(runId, new DatasetRef("datasets/x/"), new RunConfig(), DateTimeOffset.UtcNow);
         await states.UpdateAsync(runId, _ => RunStateStore.Pending(submit));
-        var key = TrainingRequests.RequestKey(runId);
+        var key = BlobLayout.TrainingRequestKey(runId);
         await blobs.WriteJsonAsync(key, Request(runId), ServiceJson.Options);
-        await using var otherTrainer = await blobs.AcquireLeaseAsync(TrainingRequests.LeaseKey(runId), TimeSpan.FromSeconds(30));
+        await using var otherTrainer = await blobs.AcquireLeaseAsync(BlobLayout.TrainerLeaseKey(runId), TimeSpan.FromSeconds(30));
 
         Assert.False(await jobs.TryRunAsync(key, CancellationToken.None));
         Assert.True(await blobs.ExistsAsync(key));
@@ -53,9 +53,9 @@ public sealed class TrainingJobsTests : IDisposable
         var submit = new SubmitRun(runId, new DatasetRef("datasets/x/"), new RunConfig(), DateTimeOffset.UtcNow);
         await states.UpdateAsync(runId, _ => RunStateStore.Pending(submit).Apply(
             new RunCancelled(runId, RunStage.Training, "test", DateTimeOffset.UtcNow)));
-        await blobs.WriteJsonAsync(TrainingRequests.RequestKey(runId), Request(runId), ServiceJson.Options);
+        await blobs.WriteJsonAsync(BlobLayout.TrainingRequestKey(runId), Request(runId), ServiceJson.Options);
 
         Assert.Equal(0, await jobs.RunPendingAsync(CancellationToken.None));
-        Assert.False(await blobs.ExistsAsync(TrainingRequests.RequestKey(runId)));
+        Assert.False(await blobs.ExistsAsync(BlobLayout.TrainingRequestKey(runId)));
     }
 }

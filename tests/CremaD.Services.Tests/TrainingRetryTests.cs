@@ -67,7 +67,7 @@ public sealed class TrainingRetryTests : IAsyncLifetime
         var parts = Directory.GetFiles(Path.Combine(local, FeatureStoreFiles.FeaturesFolder))
             .Select(path => FeatureStoreFiles.FeaturesFolder + "/" + Path.GetFileName(path))
             .ToDictionary(part => part, part => prefix + part);
-        await blobs.WriteJsonAsync(prefix + FeatureStoreParts.FileName, new FeatureStoreParts(parts.Count, parts), ServiceJson.Options);
+        await blobs.WriteJsonAsync(BlobLayout.FeatureStorePartsKey(prefix), new FeatureStoreParts(parts.Count, parts), ServiceJson.Options);
         return prefix;
     }
 
@@ -77,7 +77,7 @@ public sealed class TrainingRetryTests : IAsyncLifetime
         var runId = Guid.NewGuid();
         var config = new RunConfig { Epochs = epochs, BatchSize = 4, HiddenSize = 8, NumLayers = 1, Device = RunDevice.Cpu };
         var command = new TrainModel(runId, _storePrefix, _storePrefix + FeatureStoreFiles.Normalisation, config, BlobLayout.RunPrefix(runId));
-        await _blobs.WriteJsonAsync(TrainingRequests.RequestKey(runId), new TrainingRequest(command, null, DateTimeOffset.UtcNow), ServiceJson.Options);
+        await _blobs.WriteJsonAsync(BlobLayout.TrainingRequestKey(runId), new TrainingRequest(command, null, DateTimeOffset.UtcNow), ServiceJson.Options);
         var jobs = new TrainingJobs(store, new RunStateStore(store), _harness.Bus, new ServiceWorkOptions(_temp.Sub("work-" + runId.ToString("N"))),
             Options, NullLogger<TrainingJobs>.Instance);
         return (jobs, runId);
@@ -87,7 +87,7 @@ public sealed class TrainingRetryTests : IAsyncLifetime
     private async Task<int> PassUntilRequestGoneAsync(TrainingJobs jobs, Guid runId)
     {
         var passes = 0;
-        while (await _blobs.ExistsAsync(TrainingRequests.RequestKey(runId)))
+        while (await _blobs.ExistsAsync(BlobLayout.TrainingRequestKey(runId)))
         {
             Assert.True(++passes < 200, "the request was neither trained nor given up");
             await jobs.RunPendingAsync(CancellationToken.None);
@@ -138,7 +138,7 @@ public sealed class TrainingRetryTests : IAsyncLifetime
     {
         // The status read after every epoch fails once per attempt: each attempt finishes one epoch (checkpoint stored)
         // before failing, so the run moves and is resumed, never failed, although it fails more often than the limit.
-        var store = new FailingBlobStore(_blobs, "/" + RunStateStore.StatusFileName, failures: int.MaxValue, failEveryOther: true);
+        var store = new FailingBlobStore(_blobs, "/status.json", failures: int.MaxValue, failEveryOther: true);
         var (jobs, runId) = await RequestTrainingAsync(store, epochs: 4);
 
         await PassUntilRequestGoneAsync(jobs, runId);
