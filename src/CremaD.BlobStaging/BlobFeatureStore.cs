@@ -174,8 +174,16 @@ public static class BlobFeatureStore
         return FeatureStore.Open(localDirectory);
     }
 
+    /// <summary>
+    /// <see cref="StageAsync"/> into the service's work folder, <c>&lt;work&gt;/features/&lt;a name unique per prefix&gt;</c>:
+    /// every job of the process that needs the store shares the one staged copy.
+    /// </summary>
+    public static Task<FeatureStore> StageIntoWorkAsync(IBlobStore store, string prefix, string workDirectory,
+        CancellationToken cancellationToken = default) =>
+        StageAsync(store, prefix, Path.Combine(workDirectory, "features", LocalFolderName(prefix)), cancellationToken);
+
     /// <summary>A folder name for a store prefix, unique per prefix.</summary>
-    public static string LocalFolderName(string prefix) =>
+    private static string LocalFolderName(string prefix) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(prefix)))[..24];
 
     private static FeatureStoreMetadata BuildMetadata(List<FeatureStoreEntry> accepted, int rejected, BlobDatasetDescription dataset,

@@ -87,27 +87,50 @@ public sealed record TrainModel(
 
 /// <summary>
 /// Evaluate a trained model on the test partition (coordinator → evaluation service): classification_report.json,
-/// test_metrics.json, confusion_matrix.png and training_curves.png under <see cref="OutputPrefix"/>, then
-/// <see cref="EvaluationCompleted"/>.
+/// test_metrics.json, confusion_matrix.png and training_curves.png under <see cref="OutputPrefix"/>, with the run's
+/// run.json, then <see cref="EvaluationCompleted"/>. It carries what run.json says about the run beyond the model, so
+/// the evaluation service needs nothing of the coordinator's state.
 /// </summary>
 /// <param name="ModelPrefix">Where <see cref="TrainingCompleted"/> said the model is.</param>
+/// <param name="Config">The run's recipe: run.json's training options where the model's own manifest has none.</param>
+/// <param name="Training">What the training came to: run.json's results and device where the model's manifest has none.</param>
+/// <param name="Timestamps">The run's timestamps when it was sent to evaluation: run.json's stage durations.</param>
 public sealed record EvaluateModel(
     Guid RunId,
     string ModelPrefix,
     string FeatureStorePrefix,
-    string OutputPrefix) : IRunMessage
+    string OutputPrefix,
+    RunConfig Config,
+    TrainingSummary Training,
+    RunTimestamps Timestamps) : IRunMessage
 {
     public IReadOnlyList<string> FindProblems() =>
         new Problems().RunId(RunId)
             .BlobPath("modelPrefix", ModelPrefix, isPrefix: true)
             .BlobPath("featureStorePrefix", FeatureStorePrefix, isPrefix: true)
             .BlobPath("outputPrefix", OutputPrefix, isPrefix: true)
+            .Required("config", Config).AddNested("config", Config?.FindProblems())
+            .Required("training", Training).AddNested("training", Training?.FindProblems())
+            .Required("timestamps", Timestamps)
             .List;
 }
 
+/// <summary>A finished training as the run's status recorded it (<see cref="TrainingStarted"/>, <see cref="TrainingCompleted"/>).</summary>
+/// <param name="Device">Where it trained: "cpu" or "cuda"; "unknown" when no TrainingStarted was recorded.</param>
+public sealed record TrainingSummary(string Device, int EpochsRun, int BestEpoch, double BestValidationAccuracy, bool StoppedEarly)
+{
+    public IReadOnlyList<string> FindProblems()
+    {
+        var problems = new Problems().NotBlank("device", Device).AtLeast("epochsRun", EpochsRun, 1)
+            .Fraction("bestValidationAccuracy", BestValidationAccuracy);
+        if (BestEpoch < 1 || BestEpoch > EpochsRun) problems.Add($"bestEpoch must be in [1, {EpochsRun}], got {BestEpoch}.");
+        return problems.List;
+    }
+}
+
 /// <summary>
-/// Stop a run (runs API → coordinator). Work already queued for the run is skipped by its consumers once the
-/// coordinator has published <see cref="RunCancelled"/>; a finished run stays finished.
+/// Stop a run (runs API → coordinator). The coordinator publishes <see cref="RunCancelled"/>, on which the trainer
+/// stops the run's training and the evaluation service its evaluation; a finished run stays finished.
 /// </summary>
 public sealed record CancelRun(Guid RunId, DateTimeOffset RequestedAt, string? Reason = null) : IRunMessage
 {

@@ -4,7 +4,6 @@ using CremaD.Contracts;
 using CremaD.Datasets;
 using CremaD.Learning;
 using CremaD.Pipeline;
-using CremaD.Runs;
 using CremaD.Storage;
 using CremaD.Storage.Hosting;
 using CremaD.Telemetry;
@@ -17,9 +16,10 @@ namespace CremaD.Evaluation.Service;
 /// <see cref="EvaluationStage"/> (what <c>cremad evaluate</c> runs) on the test partition and uploads its artefacts
 /// (classification_report.json, test_metrics.json, confusion_matrix.png, training_curves.png, history.json,
 /// test_predictions.csv) under the command's output prefix, with the run's <c>run.json</c> (<see cref="RunManifest"/>,
-/// the file <c>cremad run</c> writes). Redelivery evaluates again into the same keys.
+/// the file <c>cremad run</c> writes). Redelivery evaluates again into the same keys. A run stopped before or during its
+/// evaluation (<see cref="EvaluationStops"/>) is not evaluated, or not further, and nothing is reported for it.
 /// </summary>
-public sealed class EvaluateModelConsumer(IBlobStore blobs, RunStateStore states, ServiceWorkOptions work, EvaluatorOptions options)
+public sealed class EvaluateModelConsumer(IBlobStore blobs, EvaluationStops stops, ServiceWorkOptions work, EvaluatorOptions options)
     : IConsumer<EvaluateModel>
 {
     private static readonly System.Diagnostics.Metrics.Gauge<double> TestAccuracy = CremaDTelemetry.EvaluationMeter.CreateGauge<double>(
@@ -31,9 +31,20 @@ public sealed class EvaluateModelConsumer(IBlobStore blobs, RunStateStore states
     public async Task Consume(ConsumeContext<EvaluateModel> context)
     {
         var command = context.Message.ThrowIfInvalid();
-        var ct = context.CancellationToken;
-        var status = await states.GetAsync(command.RunId, ct).ConfigureAwait(false);
-        if (status is not null && status.Stage.IsTerminal()) return;
+        using var evaluation = stops.Begin(command.RunId, context.CancellationToken);
+        if (evaluation.Stopped) return;
+        try
+        {
+            await EvaluateAsync(command, context, evaluation.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (evaluation.Stopped)
+        {
+            // The run was cancelled or failed meanwhile: its evaluation is of no use to anyone.
+        }
+    }
+
+    private async Task EvaluateAsync(EvaluateModel command, ConsumeContext context, CancellationToken ct)
+    {
         var started = DateTimeOffset.UtcNow;
 
         using var activity = CremaDTelemetry.Evaluation.StartRunActivity("evaluate model", command.RunId);
@@ -46,8 +57,7 @@ public sealed class EvaluateModelConsumer(IBlobStore blobs, RunStateStore states
             using (var download = CremaDTelemetry.Evaluation.StartRunActivity("blob download", command.RunId))
             {
                 download?.SetTag("cremad.blob_prefix", command.ModelPrefix);
-                store = await BlobFeatureStore.StageAsync(blobs, command.FeatureStorePrefix,
-                    Path.Combine(work.WorkDirectory, "features", BlobFeatureStore.LocalFolderName(command.FeatureStorePrefix)), ct).ConfigureAwait(false);
+                store = await BlobFeatureStore.StageIntoWorkAsync(blobs, command.FeatureStorePrefix, work.WorkDirectory, ct).ConfigureAwait(false);
                 await blobs.DownloadDirectoryAsync(command.ModelPrefix, modelDirectory, cancellationToken: ct).ConfigureAwait(false);
             }
             if (!File.Exists(Path.Combine(modelDirectory, ModelFiles.BestModel)))
@@ -59,7 +69,7 @@ public sealed class EvaluateModelConsumer(IBlobStore blobs, RunStateStore states
             var result = await Task.Factory.StartNew(
                 () => EvaluationStage.Run(modelDirectory, store, output, Partition.Test, options.Device.ToDeviceChoice(), options.Threads, ct),
                 ct, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
-            var manifest = DescribeRun(command, status, store, modelDirectory, result, started);
+            var manifest = DescribeRun(command, store, modelDirectory, result, started);
             manifest.Write(Path.Combine(output, RunFiles.Manifest));
 
             var artifacts = new List<RunArtifact>();
@@ -94,32 +104,32 @@ public sealed class EvaluateModelConsumer(IBlobStore blobs, RunStateStore states
 
     /// <summary>
     /// run.json of a distributed run: the options, device and threads the trainer recorded in model.json, the dataset and
-    /// rejections of the feature store, this service's software versions, and stage durations from the run's status
-    /// (features: plan made → features ready; training: features ready → training completed; evaluation: from then to now;
-    /// total: submission to now). The directories are blob locations.
+    /// rejections of the feature store, this service's software versions, and stage durations from the run's timestamps
+    /// the command carries (features: plan made → features ready; training: features ready → training completed;
+    /// evaluation: from then to now; total: submission to now); where model.json has no training record, the command's
+    /// recipe and training summary. The directories are blob locations.
     /// </summary>
-    private RunManifest DescribeRun(EvaluateModel command, RunStatus? status, FeatureStore store, string modelDirectory,
-        EvaluationResult evaluation, DateTimeOffset evaluationStarted)
+    private RunManifest DescribeRun(EvaluateModel command, FeatureStore store, string modelDirectory, EvaluationResult evaluation,
+        DateTimeOffset evaluationStarted)
     {
         var finished = DateTimeOffset.UtcNow;
         var training = ModelManifest.Read(Path.Combine(modelDirectory, ModelFiles.Manifest)).Training;
-        var times = status?.Timestamps;
-        var submitted = times?.SubmittedAt ?? evaluationStarted;
+        var times = command.Timestamps;
         var durations = new RunDurations(
-            Seconds(times?.FeaturesStartedAt ?? submitted, times?.FeaturesReadyAt),
-            Seconds(times?.FeaturesReadyAt, times?.TrainingCompletedAt),
-            Seconds(times?.TrainingCompletedAt ?? evaluationStarted, finished),
-            Seconds(submitted, finished));
+            Seconds(times.FeaturesStartedAt ?? times.SubmittedAt, times.FeaturesReadyAt),
+            Seconds(times.FeaturesReadyAt, times.TrainingCompletedAt),
+            Seconds(times.TrainingCompletedAt ?? evaluationStarted, finished),
+            Seconds(times.SubmittedAt, finished));
         var metrics = evaluation.Summary.Metrics;
         var results = new RunResults(
-            training?.BestEpoch ?? status?.Training.BestEpoch ?? 0,
-            training?.BestValidationAccuracy ?? status?.Training.BestValidationAccuracy ?? 0,
-            training?.EpochsRun ?? status?.Training.EpochsCompleted ?? 0,
-            training?.StoppedEarly ?? status?.Training.StoppedEarly ?? false,
+            training?.BestEpoch ?? command.Training.BestEpoch,
+            training?.BestValidationAccuracy ?? command.Training.BestValidationAccuracy,
+            training?.EpochsRun ?? command.Training.EpochsRun,
+            training?.StoppedEarly ?? command.Training.StoppedEarly,
             metrics.Accuracy, metrics.MacroF1, evaluation.Clips);
-        return RunManifest.Create(command.RunId.ToString("D"), submitted, finished, $"{blobs.Location}/{BlobLayout.RunPrefix(command.RunId)}",
-            $"{blobs.Location}/{command.FeatureStorePrefix}", training?.Options ?? (status?.Config ?? RunConfig.Default).ToTrainingOptions(),
-            training?.Device ?? status?.Training.Device ?? "unknown", training?.Threads ?? 0, store, durations, results);
+        return RunManifest.Create(command.RunId.ToString("D"), times.SubmittedAt, finished, $"{blobs.Location}/{BlobLayout.RunPrefix(command.RunId)}",
+            $"{blobs.Location}/{command.FeatureStorePrefix}", training?.Options ?? command.Config.ToTrainingOptions(),
+            training?.Device ?? command.Training.Device, training?.Threads ?? 0, store, durations, results);
     }
 
     private static double Seconds(DateTimeOffset? from, DateTimeOffset? to) =>

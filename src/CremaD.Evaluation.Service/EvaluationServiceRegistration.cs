@@ -12,21 +12,22 @@ public static class EvaluationServiceRegistration
     public static TBuilder AddCremaDEvaluationService<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder =>
         builder.AddCremaDSharedBlobStore().AddEvaluator().AddCremaDMessaging(bus => bus.AddEvaluatorConsumers());
 
-    /// <summary>The evaluator's options (<c>Evaluation:*</c>) and work folder, without the bus (the host adds <see cref="AddEvaluatorConsumers"/>).</summary>
+    /// <summary>The evaluator's options (<c>Evaluation:*</c>), stops and work folder, without the bus (the host adds <see cref="AddEvaluatorConsumers"/>).</summary>
     public static TBuilder AddEvaluator<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddCremaDWork();
         builder.Services.TryAddSingleton(builder.Configuration.GetSection(EvaluatorOptions.SectionName).Get<EvaluatorOptions>() ?? new EvaluatorOptions());
-        builder.Services.TryAddSingleton<CremaD.Runs.RunStateStore>();
+        builder.Services.TryAddSingleton<EvaluationStops>();
         return builder;
     }
 
-    /// <summary>The evaluator's consumers (queue evaluate-model).</summary>
+    /// <summary>The evaluator's consumers (queue evaluate-model; a temporary queue per process for the runs' stops).</summary>
     public static IBusRegistrationConfigurator AddEvaluatorConsumers(this IBusRegistrationConfigurator bus)
     {
         ArgumentNullException.ThrowIfNull(bus);
         bus.AddConsumer<EvaluateModelConsumer>();
+        bus.AddConsumer<EvaluationStopConsumer, EvaluationStopConsumerDefinition>();
         return bus;
     }
 }

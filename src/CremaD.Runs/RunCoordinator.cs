@@ -110,14 +110,19 @@ public sealed class RunCoordinator(IBlobStore blobs, RunStateStore states, Servi
         await FeaturesReadyAsync(shard.RunId, completed.Metadata.DatasetFingerprint, completed, reused: false, context).ConfigureAwait(false);
     }
 
-    /// <summary>Records the end of training and sends the model to evaluation.</summary>
+    /// <summary>
+    /// Records the end of training and sends the model to evaluation, with what the evaluation's run.json reports beyond
+    /// the model (the recipe, the training's outcome and device, the stages' timestamps), from the folded status.
+    /// </summary>
     public async Task OnTrainingCompletedAsync(TrainingCompleted completed, ConsumeContext context)
     {
         var (_, status) = await states.ApplyAsync(completed, context.CancellationToken).ConfigureAwait(false);
         if (status is null || status.Stage.IsTerminal() || status.Evaluation is not null || status.Features.FeatureStorePrefix is null) return;
+        var training = new TrainingSummary(status.Training.Device ?? "unknown", completed.EpochsRun, completed.BestEpoch,
+            completed.BestValidationAccuracy, completed.StoppedEarly);
         var endpoint = await context.GetSendEndpoint(new Uri($"queue:{QueueNames.EvaluateModel}")).ConfigureAwait(false);
-        await endpoint.Send(new EvaluateModel(completed.RunId, completed.ModelPrefix, status.Features.FeatureStorePrefix, BlobLayout.ArtifactsPrefix(completed.RunId)),
-            context.CancellationToken).ConfigureAwait(false);
+        await endpoint.Send(new EvaluateModel(completed.RunId, completed.ModelPrefix, status.Features.FeatureStorePrefix,
+            BlobLayout.ArtifactsPrefix(completed.RunId), status.Config, training, status.Timestamps), context.CancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Records the evaluation and completes the run.</summary>

@@ -315,9 +315,9 @@ public sealed class TrainingJobs(IBlobStore blobs, RunStateStore states, IBus bu
         using (var download = CremaDTelemetry.Training.StartRunActivity("blob download features", runId))
         {
             download?.SetTag("cremad.blob_prefix", command.FeatureStorePrefix);
-            store = await StepAsync($"staging the feature store '{command.FeatureStorePrefix}'", () => BlobFeatureStore.StageAsync(blobs,
-                command.FeatureStorePrefix, Path.Combine(work.WorkDirectory, "features", BlobFeatureStore.LocalFolderName(command.FeatureStorePrefix)),
-                cancellationToken), cancellationToken).ConfigureAwait(false);
+            store = await StepAsync($"staging the feature store '{command.FeatureStorePrefix}'",
+                () => BlobFeatureStore.StageIntoWorkAsync(blobs, command.FeatureStorePrefix, work.WorkDirectory, cancellationToken), cancellationToken)
+                .ConfigureAwait(false);
             download?.SetTag("cremad.clips", store.Clips.Count);
         }
 

@@ -43,7 +43,9 @@ internal static class SampleMessages
 
     public static TrainModel TrainModel => new(RunId, StorePrefix, StorePrefix + "normalisation.json", Config, RunPrefix);
 
-    public static EvaluateModel EvaluateModel => new(RunId, RunPrefix + "model/", StorePrefix, RunPrefix);
+    public static EvaluateModel EvaluateModel => new(RunId, RunPrefix + "model/", StorePrefix, RunPrefix + "artifacts/", Config,
+        new TrainingSummary("cpu", 3, 2, 0.35, StoppedEarly: false),
+        new RunTimestamps(Start, Start.AddSeconds(2), Start.AddSeconds(15), Start.AddSeconds(20), Start.AddSeconds(30), null, null, Start.AddSeconds(30)));
 
     public static CancelRun CancelRun => new(RunId, Start.AddMinutes(30), "superseded by a larger run");
 

@@ -79,6 +79,20 @@ public sealed class SerializationTests
     }
 
     [Fact]
+    public void An_evaluation_command_carries_the_runs_recipe_training_summary_and_timestamps()
+    {
+        using var document = JsonDocument.Parse(ToJson(SampleMessages.EvaluateModel));
+        var root = document.RootElement;
+
+        Assert.Equal(3, root.GetProperty("config").GetProperty("epochs").GetInt32());
+        Assert.Equal("cpu", root.GetProperty("training").GetProperty("device").GetString());
+        Assert.Equal(2, root.GetProperty("training").GetProperty("bestEpoch").GetInt32());
+        Assert.Equal(SampleMessages.Start.AddSeconds(15), root.GetProperty("timestamps").GetProperty("featuresReadyAt").GetDateTimeOffset());
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("timestamps").GetProperty("finishedAt").ValueKind);
+        Assert.Equal(SampleMessages.EvaluateModel, JsonSerializer.Deserialize<EvaluateModel>(root.GetRawText(), Wire));
+    }
+
+    [Fact]
     public void A_submission_that_names_a_few_flags_takes_the_recipe_defaults_for_the_rest()
     {
         const string json = """

@@ -159,4 +159,20 @@ public sealed class ValidationTests
         Assert.Contains("accuracy must be in [0, 1], got 1.5.", (SampleMessages.EvaluationCompleted with { Accuracy = 1.5 }).FindProblems());
         Assert.Contains("reason must not be empty.", (SampleMessages.RunFailed with { Reason = " " }).FindProblems());
     }
+
+    [Fact]
+    public void An_evaluation_command_needs_the_runs_recipe_training_summary_and_timestamps()
+    {
+        var evaluate = SampleMessages.EvaluateModel;
+
+        Assert.Equal(
+            ["config is required.", "training is required.", "timestamps is required."],
+            (evaluate with { Config = null!, Training = null!, Timestamps = null! }).FindProblems());
+        Assert.Equal(
+            ["training: device must not be empty.", "training: bestEpoch must be in [1, 3], got 4."],
+            (evaluate with { Training = evaluate.Training with { Device = "", BestEpoch = 4 } }).FindProblems());
+        Assert.Equal(["training: epochsRun must be at least 1, got 0.", "training: bestEpoch must be in [1, 0], got 2."],
+            (evaluate with { Training = evaluate.Training with { EpochsRun = 0 } }).FindProblems());
+        Assert.Contains("config: epochs must be at least 1, got 0.", (evaluate with { Config = evaluate.Config with { Epochs = 0 } }).FindProblems());
+    }
 }
