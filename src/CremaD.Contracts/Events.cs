@@ -32,14 +32,18 @@ public static class RunStages
     public static bool IsTerminal(this RunStage stage) => stage is RunStage.Completed or RunStage.Failed or RunStage.Cancelled;
 }
 
-// Events: something happened; published by the service that did it, consumed by whoever cares (the
-// coordinator drives the next stage, the runs API folds them into RunStatus). Delivery is at least once and
-// not ordered across publishers, so consumers must tolerate duplicates and late arrivals (RunStatus.Apply does).
+// Events: something happened; published by the service that did it. Each says who reads it: the coordinator folds the
+// services' events into the run's status (which the runs API serves) and drives the next stage; the trainer and the
+// evaluation service stop a run's work on RunCancelled and RunFailed. The coordinator's own events are folded into the
+// status before they are published, so no service consumes them: they are for subscribers outside the pipeline
+// (a notifier, an audit log). Delivery is at least once and not ordered across publishers, so consumers must
+// tolerate duplicates and late arrivals (RunStatus.Apply does).
 
 /// <summary>
 /// The coordinator accepted a run and planned its features: <see cref="ShardCount"/> shards of
 /// <see cref="RunConfig.ShardSize"/> clips, or none when the feature store already holds the dataset
-/// (then <see cref="FeaturesReady"/> follows directly).
+/// (then <see cref="FeaturesReady"/> follows directly). Consumed by no service: the coordinator folded it into the
+/// run's status before publishing it (outside subscribers only).
 /// </summary>
 /// <param name="Clips">Clips of the dataset that will be extracted (the dataset's own rejections excluded).</param>
 /// <param name="RejectedClips">Files the dataset description already left out (stage "dataset").</param>
@@ -69,7 +73,8 @@ public sealed record RunSubmitted(
 }
 
 /// <summary>
-/// A feature shard is done (feature service → coordinator). Its clips' matrices are in one blob,
+/// A feature shard is done (feature service → coordinator, which folds it into the run's status and completes the
+/// feature store after the last shard). Its clips' matrices are in one blob,
 /// <see cref="FeaturesKey"/>, at the offsets <see cref="Clips"/> lists; <see cref="TrainStatistics"/>
 /// summarise its TRAIN clips for the normalisation, which the coordinator reduces over all shards.
 /// </summary>
@@ -121,8 +126,9 @@ public sealed record FeatureShardExtracted(
 }
 
 /// <summary>
-/// Every shard is in and the normalisation is written (coordinator → runs API, trainer). Also published at once
-/// when the feature store already held the dataset (<see cref="Reused"/>).
+/// Every shard is in and the normalisation is written. Also published at once when the feature store already held the
+/// dataset (<see cref="Reused"/>). Consumed by no service: the coordinator folded it into the run's status and sent
+/// <see cref="TrainModel"/> (outside subscribers only).
 /// </summary>
 /// <param name="NormalisationKey">Blob key of the train-set per-band mean and unbiased std.</param>
 /// <param name="Clips">Clips in the store (train + validation + test).</param>
@@ -161,7 +167,7 @@ public sealed record FeaturesReady(
     }
 }
 
-/// <summary>The trainer took the run (trainer → runs API).</summary>
+/// <summary>The trainer took the run (trainer → coordinator, which folds it into the run's status).</summary>
 /// <param name="Device">Where it trains: "cpu" or "cuda" (what "auto" resolved to).</param>
 /// <param name="StartEpoch">1, or the epoch a redelivered command resumes from its checkpoint.</param>
 public sealed record TrainingStarted(
@@ -214,7 +220,7 @@ public sealed record EpochProgress(
     }
 }
 
-/// <summary>An epoch finished (trainer → runs API): the progress the dashboard plots.</summary>
+/// <summary>An epoch finished (trainer → coordinator, which folds it into the run's status): the progress the runs UI plots.</summary>
 public sealed record TrainingEpochCompleted(Guid RunId, EpochProgress Epoch, int MaxEpochs, DateTimeOffset Timestamp) : IRunEvent
 {
     public IReadOnlyList<string> FindProblems()
@@ -227,8 +233,8 @@ public sealed record TrainingEpochCompleted(Guid RunId, EpochProgress Epoch, int
 }
 
 /// <summary>
-/// Training finished (trainer → coordinator, runs API): the best model and history.json are under
-/// <see cref="ModelPrefix"/>.
+/// Training finished (trainer → coordinator, which folds it into the run's status and sends <see cref="EvaluateModel"/>):
+/// the best model and history.json are under <see cref="ModelPrefix"/>.
 /// </summary>
 /// <param name="ModelPrefix">Folder of the best model (what <see cref="EvaluateModel.ModelPrefix"/> takes).</param>
 /// <param name="HistoryKey">Blob key of history.json.</param>
@@ -268,8 +274,8 @@ public sealed record ClassRecall(string Name, double Recall);
 public sealed record RunArtifact(string Name, string Key);
 
 /// <summary>
-/// The model was evaluated on the test partition (evaluation service → coordinator, runs API); the numbers are
-/// those of test_metrics.json.
+/// The model was evaluated on the test partition (evaluation service → coordinator, which folds it into the run's
+/// status and completes the run); the numbers are those of test_metrics.json.
 /// </summary>
 /// <param name="PerClassRecall">In class order.</param>
 /// <param name="Samples">Test clips evaluated.</param>
@@ -294,7 +300,10 @@ public sealed record EvaluationCompleted(
             .List;
 }
 
-/// <summary>The run is done (coordinator → runs API): every artefact is under <see cref="OutputPrefix"/>.</summary>
+/// <summary>
+/// The run is done: every artefact is under <see cref="OutputPrefix"/>. Consumed by no service: the coordinator folded it
+/// into the run's status before publishing it (outside subscribers only).
+/// </summary>
 /// <param name="Seconds">Wall-clock time from submission to completion.</param>
 public sealed record RunCompleted(
     Guid RunId,
@@ -313,9 +322,10 @@ public sealed record RunCompleted(
 }
 
 /// <summary>
-/// The run cannot go on (any service → coordinator, runs API). Published for a problem with the run itself (no
-/// train clips, a dataset that cannot be read, a training that cannot start, a message that failed for good);
-/// a bad clip is a <see cref="ClipRejection"/>, not a failure.
+/// The run cannot go on (any service → coordinator, which folds it into the run's status; trainer and evaluation
+/// service, which stop the run's work). Published for a problem with the run itself (no train clips, a dataset that
+/// cannot be read, a training that cannot start, a message that failed for good); a bad clip is a
+/// <see cref="ClipRejection"/>, not a failure.
 /// </summary>
 /// <param name="Stage">The stage that failed.</param>
 /// <param name="Reason">What went wrong, naming the file or key and the cause, fit to show a user.</param>
@@ -330,7 +340,11 @@ public sealed record RunFailed(Guid RunId, RunStage Stage, string Reason, string
     }
 }
 
-/// <summary>The run was cancelled on request (coordinator → every service, runs API); consumers skip its remaining work.</summary>
+/// <summary>
+/// The run was cancelled on request (coordinator → trainer, evaluation service): the trainer records the run as stopped
+/// and stops its training (or drops its request), the evaluation service stops or skips its evaluation. The
+/// coordinator folded it into the run's status before publishing it.
+/// </summary>
 /// <param name="Stage">The stage the run was in.</param>
 public sealed record RunCancelled(Guid RunId, RunStage Stage, string? Reason, DateTimeOffset Timestamp) : IRunEvent
 {

@@ -22,20 +22,38 @@ public static class TrainerServiceRegistration
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddCremaDWork();
         var options = builder.Configuration.GetSection(TrainerOptions.SectionName).Get<TrainerOptions>() ?? new TrainerOptions();
-        options.Validate();
-        builder.Services.TryAddSingleton(options);
-        builder.Services.TryAddSingleton<CremaD.Runs.RunStateStore>();
-        builder.Services.TryAddSingleton<TrainingWorkSignal>();
-        builder.Services.TryAddSingleton<TrainingJobs>();
+        builder.Services.AddTrainer(options);
         builder.Services.AddHostedService<TrainingWorker>();
         return builder;
     }
 
-    /// <summary>The trainer's consumers (queue train-model).</summary>
+    /// <summary>
+    /// The trainer's parts (its options, the work list's poller, the training job, the failure ledger, the model uploader,
+    /// the run stops), without the worker that polls: they need an <see cref="CremaD.Storage.IBlobStore"/>, an
+    /// <see cref="IBus"/> and the <see cref="CremaD.Storage.Hosting.ServiceWorkOptions"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">An option is out of range; the message names it.</exception>
+    public static IServiceCollection AddTrainer(this IServiceCollection services, TrainerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        services.TryAddSingleton(options);
+        services.TryAddSingleton<TrainingWorkSignal>();
+        services.TryAddSingleton<TrainingStops>();
+        services.TryAddSingleton<TrainingFailureLedger>();
+        services.TryAddSingleton<ModelUploader>();
+        services.TryAddSingleton<TrainingJob>();
+        services.TryAddSingleton<TrainingRequestPoller>();
+        return services;
+    }
+
+    /// <summary>The trainer's consumers (queues train-model and training-stop).</summary>
     public static IBusRegistrationConfigurator AddTrainerConsumers(this IBusRegistrationConfigurator bus)
     {
         ArgumentNullException.ThrowIfNull(bus);
         bus.AddConsumer<TrainModelConsumer>();
+        bus.AddConsumer<TrainingStopConsumer>();
         return bus;
     }
 }

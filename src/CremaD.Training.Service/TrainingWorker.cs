@@ -3,8 +3,11 @@ using Microsoft.Extensions.Logging;
 
 namespace CremaD.Training.Service;
 
-/// <summary>The trainer service's background worker: polls the work list (and wakes on local requests) and trains.</summary>
-public sealed class TrainingWorker(TrainingJobs jobs, TrainingWorkSignal signal, TrainerOptions options, ILogger<TrainingWorker> logger)
+/// <summary>
+/// The trainer service's background worker: a pass over the work list (<see cref="TrainingRequestPoller"/>) at every
+/// poll, and as soon as a request arrives or a run stops locally (<see cref="TrainingWorkSignal"/>).
+/// </summary>
+public sealed class TrainingWorker(TrainingRequestPoller poller, TrainingWorkSignal signal, TrainerOptions options, ILogger<TrainingWorker> logger)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -13,7 +16,7 @@ public sealed class TrainingWorker(TrainingJobs jobs, TrainingWorkSignal signal,
         {
             try
             {
-                await jobs.RunPendingAsync(stoppingToken).ConfigureAwait(false);
+                await poller.RunPendingAsync(stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -22,7 +25,7 @@ public sealed class TrainingWorker(TrainingJobs jobs, TrainingWorkSignal signal,
             catch (Exception e)
             {
                 // The work list could not be read (storage unavailable): nothing to attribute to a run, so look again at the
-                // next poll. A failed attempt on one run is counted, and bounded, by TrainingJobs.
+                // next poll. A failed attempt on one run is counted, and bounded, by TrainingFailureLedger.
                 logger.LogWarning(e, "Training pass failed; retrying in {Interval}.", options.PollInterval);
             }
             try

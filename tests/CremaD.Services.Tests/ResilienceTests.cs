@@ -4,7 +4,6 @@ using CremaD.FeatureExtraction;
 using CremaD.Storage;
 using CremaD.Telemetry;
 using CremaD.Testing;
-using CremaD.Training.Service;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -122,7 +121,7 @@ public sealed class ResilienceTests(RabbitMqFixture rabbit, AzuriteFixture azuri
         var status = await EndToEndTests.WaitForAsync(cluster, runId, s => s.Stage.IsTerminal(), "the run to be cancelled");
 
         Assert.Equal(RunStage.Cancelled, status.Stage);
-        // The trainer stops after the epoch in progress and drops the run from its work list.
+        // The trainer stops the training (RunCancelled) and drops the run from its work list.
         await Eventually.WaitAsync(async () => await cluster.Blobs.ExistsAsync(BlobLayout.TrainingRequestKey(runId)) ? null : "gone",
             _ => true, TimeSpan.FromSeconds(60), "the training request to be dropped");
         var epochs = (await cluster.States.GetAsync(runId))!.Training.EpochsCompleted;

@@ -1,14 +1,13 @@
 using CremaD.BlobStaging;
 using CremaD.Contracts;
 using CremaD.Datasets;
-using CremaD.Runs;
 using CremaD.Storage;
 using CremaD.Storage.Hosting;
 using CremaD.Training.Service;
 using MassTransit;
 using MassTransit.Testing;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Hosting;
 
 namespace CremaD.Services.Tests;
 
@@ -21,6 +20,7 @@ namespace CremaD.Services.Tests;
 public sealed class TrainingRetryTests : IAsyncLifetime
 {
     private readonly TempDirectory _temp = new();
+    private readonly List<ServiceProvider> _trainers = [];
     private ServiceProvider _provider = null!;
     private ITestHarness _harness = null!;
     private LocalFolderBlobStore _blobs = null!;
@@ -46,6 +46,7 @@ public sealed class TrainingRetryTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        foreach (var trainer in _trainers) await trainer.DisposeAsync();
         await _harness.Stop();
         await _provider.DisposeAsync();
         _temp.Dispose();
@@ -72,25 +73,30 @@ public sealed class TrainingRetryTests : IAsyncLifetime
     }
 
     /// <summary>Puts a training request for a new run in the work list; the trainer sees storage through <paramref name="store"/>.</summary>
-    private async Task<(TrainingJobs Jobs, Guid RunId)> RequestTrainingAsync(IBlobStore store, int epochs = 2)
+    private async Task<(TrainingRequestPoller Trainer, Guid RunId)> RequestTrainingAsync(IBlobStore store, int epochs = 2)
     {
         var runId = Guid.NewGuid();
         var config = new RunConfig { Epochs = epochs, BatchSize = 4, HiddenSize = 8, NumLayers = 1, Device = RunDevice.Cpu };
         var command = new TrainModel(runId, _storePrefix, _storePrefix + FeatureStoreFiles.Normalisation, config, BlobLayout.RunPrefix(runId));
         await _blobs.WriteJsonAsync(BlobLayout.TrainingRequestKey(runId), new TrainingRequest(command, null, DateTimeOffset.UtcNow), ServiceJson.Options);
-        var jobs = new TrainingJobs(store, new RunStateStore(store), _harness.Bus, new ServiceWorkOptions(_temp.Sub("work-" + runId.ToString("N"))),
-            Options, NullLogger<TrainingJobs>.Instance);
-        return (jobs, runId);
+        var trainer = new ServiceCollection().AddLogging()
+            .AddSingleton(store)
+            .AddSingleton(_harness.Bus)
+            .AddSingleton(new ServiceWorkOptions(_temp.Sub("work-" + runId.ToString("N"))))
+            .AddTrainer(Options)
+            .BuildServiceProvider();
+        _trainers.Add(trainer);
+        return (trainer.GetRequiredService<TrainingRequestPoller>(), runId);
     }
 
     /// <summary>Runs worker passes (as the background worker does, minus its poll wait) until the request is gone.</summary>
-    private async Task<int> PassUntilRequestGoneAsync(TrainingJobs jobs, Guid runId)
+    private async Task<int> PassUntilRequestGoneAsync(TrainingRequestPoller trainer, Guid runId)
     {
         var passes = 0;
         while (await _blobs.ExistsAsync(BlobLayout.TrainingRequestKey(runId)))
         {
             Assert.True(++passes < 200, "the request was neither trained nor given up");
-            await jobs.RunPendingAsync(CancellationToken.None);
+            await trainer.RunPendingAsync(CancellationToken.None);
             await Task.Delay(10);
         }
         return passes;
@@ -101,9 +107,9 @@ public sealed class TrainingRetryTests : IAsyncLifetime
     {
         var indexKey = _storePrefix + FeatureStoreFiles.Index;
         var store = new FailingBlobStore(_blobs, indexKey, failures: Options.MaxConsecutiveFailures - 1);
-        var (jobs, runId) = await RequestTrainingAsync(store);
+        var (trainer, runId) = await RequestTrainingAsync(store);
 
-        await PassUntilRequestGoneAsync(jobs, runId);
+        await PassUntilRequestGoneAsync(trainer, runId);
 
         Assert.Equal(Options.MaxConsecutiveFailures, store.Attempts);
         Assert.True(await _harness.Published.Any<TrainingCompleted>(m => m.Context.Message.RunId == runId));
@@ -116,11 +122,11 @@ public sealed class TrainingRetryTests : IAsyncLifetime
     {
         var indexKey = _storePrefix + FeatureStoreFiles.Index;
         var store = new FailingBlobStore(_blobs, indexKey, failures: int.MaxValue);
-        var (jobs, runId) = await RequestTrainingAsync(store);
+        var (trainer, runId) = await RequestTrainingAsync(store);
 
-        await PassUntilRequestGoneAsync(jobs, runId);
+        await PassUntilRequestGoneAsync(trainer, runId);
         // More passes after giving up touch the blob no more.
-        await jobs.RunPendingAsync(CancellationToken.None);
+        await trainer.RunPendingAsync(CancellationToken.None);
 
         Assert.Equal(Options.MaxConsecutiveFailures, store.Attempts);
         Assert.True(await _harness.Published.Any<RunFailed>(m => m.Context.Message.RunId == runId));
@@ -136,12 +142,13 @@ public sealed class TrainingRetryTests : IAsyncLifetime
     [Fact]
     public async Task Progress_resets_the_count_an_error_after_each_epoch_does_not_fail_the_run()
     {
-        // The status read after every epoch fails once per attempt: each attempt finishes one epoch (checkpoint stored)
-        // before failing, so the run moves and is resumed, never failed, although it fails more often than the limit.
-        var store = new FailingBlobStore(_blobs, "/status.json", failures: int.MaxValue, failEveryOther: true);
-        var (jobs, runId) = await RequestTrainingAsync(store, epochs: 4);
+        // Reading the run's stop record, before training and after every epoch, fails once per attempt: each attempt
+        // finishes one epoch (checkpoint stored) before failing, so the run moves and is resumed, never failed, although
+        // it fails more often than the limit.
+        var store = new FailingBlobStore(_blobs, BlobLayout.TrainingStopsPrefix, failures: int.MaxValue, failEveryOther: true);
+        var (trainer, runId) = await RequestTrainingAsync(store, epochs: 4);
 
-        await PassUntilRequestGoneAsync(jobs, runId);
+        await PassUntilRequestGoneAsync(trainer, runId);
 
         // One failure before the first epoch, one after each of epochs 1-3 (after the 4th, the last, nothing is read).
         Assert.Equal(4, store.Failures);
