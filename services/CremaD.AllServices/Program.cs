@@ -1,9 +1,7 @@
 // The four services' registrations without their buses, then one bus with every consumer: one process, one blob store.
 var builder = WebApplication.CreateBuilder(args);
-builder.AddServiceDefaults();
-builder.AddCremaDSharedBlobStore().AddRunCoordinator().AddFeatureShardProcessing().AddTrainingWorker().AddEvaluator();
+builder.AddServiceDefaults().AddCremaDSharedBlobStore().AddRunCoordinator().AddFeatureShardProcessing().AddTrainingWorker().AddEvaluator();
 builder.AddCremaDMessaging(bus => bus.AddRunCoordinatorConsumers().AddFeatureShardConsumer().AddTrainerConsumers().AddEvaluatorConsumers());
 var app = builder.Build();
-app.MapDefaultEndpoints();
-app.MapCremaDRunsApi();
+app.MapDefaultEndpoints().MapCremaDRunsApi();
 app.Run();

@@ -1,6 +1,5 @@
 var builder = WebApplication.CreateBuilder(args);
-builder.AddServiceDefaults();
-builder.AddCremaDEvaluationService();
+builder.AddServiceDefaults().AddCremaDEvaluationService();
 var app = builder.Build();
 app.MapDefaultEndpoints();
 app.Run();

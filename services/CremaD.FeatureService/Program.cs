@@ -1,6 +1,5 @@
 var builder = WebApplication.CreateBuilder(args);
-builder.AddServiceDefaults();
-builder.AddCremaDFeatureService();
+builder.AddServiceDefaults().AddCremaDFeatureService();
 var app = builder.Build();
 app.MapDefaultEndpoints();
 app.Run();

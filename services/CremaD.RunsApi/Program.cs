@@ -1,7 +1,5 @@
 var builder = WebApplication.CreateBuilder(args);
-builder.AddServiceDefaults();
-builder.AddCremaDRunsApi();
+builder.AddServiceDefaults().AddCremaDRunsApi();
 var app = builder.Build();
-app.MapDefaultEndpoints();
-app.MapCremaDRunsApi();
+app.MapDefaultEndpoints().MapCremaDRunsApi();
 app.Run();

@@ -1,6 +1,5 @@
 var builder = WebApplication.CreateBuilder(args);
-builder.AddServiceDefaults();
-builder.AddCremaDTrainerService();
+builder.AddServiceDefaults().AddCremaDTrainerService();
 var app = builder.Build();
 app.MapDefaultEndpoints();
 app.Run();
