@@ -8,7 +8,6 @@ using CremaD.Contracts;
 using CremaD.Datasets;
 using CremaD.LocalInfrastructure;
 using CremaD.Pipeline;
-using CremaD.Services.Tests;
 using CremaD.Storage;
 
 namespace CremaD.Benchmarks.Services;

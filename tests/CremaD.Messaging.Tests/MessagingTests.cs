@@ -1,16 +1,14 @@
 using System.Diagnostics;
 using CremaD.Contracts;
 using CremaD.LocalInfrastructure;
+using CremaD.Telemetry;
 using CremaD.Testing;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
-using OpenTelemetry;
 using OpenTelemetry.Trace;
-using CremaD.Messaging;
-using CremaD.Telemetry;
 
 namespace CremaD.Messaging.Tests;
 
@@ -27,6 +25,9 @@ internal static class Messages
 [Collection(RabbitMqFixture.CollectionName)]
 public sealed class RabbitMqMessagingTests(RabbitMqFixture rabbit)
 {
+    /// <summary>What the CancelRun probe saw (<see cref="PublishCancelRunsAsync"/>).</summary>
+    private readonly Inbox _probed = new();
+
     private async Task<TestApp> StartAsync(Inbox inbox, Action<IBusRegistrationConfigurator> consumers,
         Dictionary<string, string?>? settings = null, Action<WebApplicationBuilder>? configure = null)
     {
@@ -40,6 +41,19 @@ public sealed class RabbitMqMessagingTests(RabbitMqFixture rabbit)
         var app = await TestApp.StartAsync(builder);
         // The bus connects in the background; /health turns Healthy once its endpoints are up.
         Assert.Equal((200, "Healthy"), await app.WaitForAsync("/health", 200));
+        return app;
+    }
+
+    /// <summary>
+    /// Starts a host with the CancelRun probe (its inbox <see cref="_probed"/>) and the given retry intervals, and publishes
+    /// a CancelRun with each of <paramref name="reasons"/> (which tell the probe how to fail).
+    /// </summary>
+    private async Task<TestApp> PublishCancelRunsAsync(string[] retryIntervals, params string[] reasons)
+    {
+        var settings = retryIntervals.Select((interval, i) => KeyValuePair.Create($"Messaging:RetryIntervals:{i}", (string?)interval)).ToDictionary();
+        var app = await StartAsync(_probed, bus => bus.AddConsumer<CancelRunProbeConsumer>(), settings);
+        var bus = app.Services.GetRequiredService<IBus>();
+        foreach (var reason in reasons) await bus.Publish(Messages.CancelRun(reason));
         return app;
     }
 
@@ -82,24 +96,15 @@ public sealed class RabbitMqMessagingTests(RabbitMqFixture rabbit)
     [Fact]
     public async Task Transient_faults_are_retried_at_the_configured_intervals_then_go_to_the_error_queue()
     {
-        var inbox = new Inbox();
-        await using var app = await StartAsync(inbox, bus => bus.AddConsumer<CancelRunProbeConsumer>(), new()
-        {
-            ["Messaging:RetryIntervals:0"] = "00:00:00.050",
-            ["Messaging:RetryIntervals:1"] = "00:00:00.100",
-        });
-        var bus = app.Services.GetRequiredService<IBus>();
         var recovers = $"transient:2:{Guid.NewGuid():N}";
         var neverRecovers = $"transient:9:{Guid.NewGuid():N}";
+        await using var app = await PublishCancelRunsAsync(["00:00:00.050", "00:00:00.100"], recovers, neverRecovers);
 
-        await bus.Publish(Messages.CancelRun(recovers));
-        await bus.Publish(Messages.CancelRun(neverRecovers));
-
-        await inbox.WaitAsync(recovers);
-        Assert.Equal(3, inbox.Attempts(recovers));
+        await _probed.WaitAsync(recovers);
+        Assert.Equal(3, _probed.Attempts(recovers));
         await using var errors = new QueueReader(rabbit.ConnectionString, QueueNames.ErrorQueue("cancel-run-probe"));
         var (_, headers) = await errors.WaitForAsync(neverRecovers);
-        Assert.Equal(3, inbox.Attempts(neverRecovers));
+        Assert.Equal(3, _probed.Attempts(neverRecovers));
         Assert.Equal("System.InvalidOperationException", headers["MT-Fault-ExceptionType"]);
         Assert.Equal("transient failure on attempt 3", headers["MT-Fault-Message"]);
     }
@@ -107,24 +112,15 @@ public sealed class RabbitMqMessagingTests(RabbitMqFixture rabbit)
     [Fact]
     public async Task Validation_errors_are_not_retried_but_go_straight_to_the_error_queue()
     {
-        var inbox = new Inbox();
-        await using var app = await StartAsync(inbox, bus => bus.AddConsumer<CancelRunProbeConsumer>(), new()
-        {
-            ["Messaging:RetryIntervals:0"] = "00:00:00.050",
-            ["Messaging:RetryIntervals:1"] = "00:00:00.050",
-        });
-        var bus = app.Services.GetRequiredService<IBus>();
         var invalid = $"invalid:{Guid.NewGuid():N}";
         var argument = $"argument:{Guid.NewGuid():N}";
-
-        await bus.Publish(Messages.CancelRun(invalid));
-        await bus.Publish(Messages.CancelRun(argument));
+        await using var app = await PublishCancelRunsAsync(["00:00:00.050", "00:00:00.050"], invalid, argument);
 
         await using var errors = new QueueReader(rabbit.ConnectionString, QueueNames.ErrorQueue("cancel-run-probe"));
         var (_, invalidHeaders) = await errors.WaitForAsync(invalid);
         var (_, argumentHeaders) = await errors.WaitForAsync(argument);
-        Assert.Equal(1, inbox.Attempts(invalid));
-        Assert.Equal(1, inbox.Attempts(argument));
+        Assert.Equal(1, _probed.Attempts(invalid));
+        Assert.Equal(1, _probed.Attempts(argument));
         Assert.Equal(typeof(InvalidMessageException).FullName, invalidHeaders["MT-Fault-ExceptionType"]);
         Assert.EndsWith("is invalid: the run does not exist", invalidHeaders["MT-Fault-Message"]);
         Assert.Equal(typeof(ArgumentOutOfRangeException).FullName, argumentHeaders["MT-Fault-ExceptionType"]);

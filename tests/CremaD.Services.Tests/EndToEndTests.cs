@@ -28,34 +28,17 @@ public sealed class EndToEndTests(RabbitMqFixture rabbit, AzuriteFixture azurite
         Epochs = 2, BatchSize = 4, HiddenSize = 8, NumLayers = 1, Patience = 50, ShardSize = 8, Device = RunDevice.Cpu,
     };
 
-    private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(120);
-
-    internal static async Task<Guid> SubmitAsync(ServiceCluster cluster, string dataset, RunConfig config)
-    {
-        using var response = await cluster.RunsApi!.PostAsJsonAsync("/runs", new SubmitRunRequest(dataset, config, "e2e"), ServiceJson.Options);
-        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-        var submitted = await response.Content.ReadFromJsonAsync<SubmitRunResponse>(ServiceJson.Options);
-        return submitted!.RunId;
-    }
-
-    internal static Task<RunStatus> WaitForAsync(ServiceCluster cluster, Guid runId, Func<RunStatus, bool> done, string what) =>
-        Eventually.WaitAsync(() => cluster.States.GetAsync(runId), done, RunTimeout, what);
-
     [Fact]
     public async Task A_run_completes_through_the_services_with_its_artefacts_rejections_and_one_trace()
     {
         await using var cluster = new ServiceCluster(rabbit, azurite);
-        await cluster.StartAsync("runs-api", ServiceCluster.AddRunsApi);
-        await cluster.StartAsync("features-1", ServiceCluster.AddFeatures);
-        await cluster.StartAsync("features-2", ServiceCluster.AddFeatures);
-        await cluster.StartAsync("trainer", ServiceCluster.AddTrainer);
-        await cluster.StartAsync("evaluation", ServiceCluster.AddEvaluation);
-        var dataset = await cluster.UploadDatasetAsync("tiny", train: 12, validation: 6, test: 6, brokenClip: true);
+        await cluster.StartAsync("runs-api", "features-1", "features-2", "trainer", "evaluation");
+        var dataset = await cluster.UploadDatasetAsync("tiny", brokenClip: true);
 
-        var runId = await SubmitAsync(cluster, dataset, TinyConfig);
-        var status = await WaitForAsync(cluster, runId, s => s.Stage.IsTerminal(), "the run to finish");
+        var runId = await cluster.SubmitAsync(dataset, TinyConfig);
+        var status = await cluster.WaitForAsync(runId, s => s.Stage.IsTerminal(), "the run to finish");
 
-        Assert.True(status.Stage == RunStage.Completed, JsonSerializer.Serialize(status, ServiceJson.Options));
+        Assert.True(status.Stage == RunStage.Completed, cluster.Describe(status));
         Assert.Equal(1.0, status.Progress);
         Assert.Equal(4, status.Features.ShardCount); // 25 clips in shards of 8
         Assert.Equal(24, status.Features.ClipsExtracted);
@@ -102,7 +85,7 @@ public sealed class EndToEndTests(RabbitMqFixture rabbit, AzuriteFixture azurite
         Assert.True(manifest.Durations.Total >= manifest.Durations.Features + manifest.Durations.Training + manifest.Durations.Evaluation - 1e-6);
 
         // The runs API shows and serves it.
-        var api = cluster.RunsApi!;
+        var api = cluster.RunsApi;
         var shown = await api.GetFromJsonAsync<RunStatus>($"/runs/{runId:D}", ServiceJson.Options);
         Assert.Equal(RunStage.Completed, shown!.Stage);
         var listed = await api.GetFromJsonAsync<List<RunStatus>>("/runs", ServiceJson.Options);
@@ -149,14 +132,14 @@ public sealed class EndToEndTests(RabbitMqFixture rabbit, AzuriteFixture azurite
     public async Task A_missing_dataset_fails_the_run_and_the_api_says_why()
     {
         await using var cluster = new ServiceCluster(rabbit, azurite);
-        await cluster.StartAsync("runs-api", ServiceCluster.AddRunsApi);
+        await cluster.StartAsync("runs-api");
 
-        var runId = await SubmitAsync(cluster, "nowhere", TinyConfig);
-        var status = await WaitForAsync(cluster, runId, s => s.Stage.IsTerminal(), "the run to fail");
+        var runId = await cluster.SubmitAsync("nowhere", TinyConfig);
+        var status = await cluster.WaitForAsync(runId, s => s.Stage.IsTerminal(), "the run to fail");
 
         Assert.Equal(RunStage.Failed, status.Stage);
         Assert.Contains("Dataset 'datasets/nowhere/' was not found", Assert.Single(status.Errors).Message);
-        using var invalid = await cluster.RunsApi!.PostAsJsonAsync("/runs", new SubmitRunRequest("tiny", new RunConfig { Epochs = 0 }), ServiceJson.Options);
+        using var invalid = await cluster.RunsApi.PostAsJsonAsync("/runs", new SubmitRunRequest("tiny", new RunConfig { Epochs = 0 }), ServiceJson.Options);
         Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
         Assert.Contains("epochs must be at least 1", await invalid.Content.ReadAsStringAsync());
     }

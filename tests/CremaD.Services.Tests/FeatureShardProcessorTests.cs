@@ -4,19 +4,16 @@ using CremaD.Datasets;
 using CremaD.FeatureExtraction;
 using CremaD.Runs;
 using CremaD.Storage;
+using CremaD.Testing;
 
 namespace CremaD.Services.Tests;
 
-public sealed class FeatureShardProcessorTests : IDisposable
+public sealed class FeatureShardProcessorTests : TempDirectoryTests
 {
-    private readonly TempDirectory _temp = new();
-
-    public void Dispose() => _temp.Dispose();
-
     [Fact]
     public async Task A_shard_writes_its_matrices_and_train_statistics_and_processing_it_again_changes_nothing()
     {
-        var blobs = new LocalFolderBlobStore(_temp.Sub("blobs"));
+        var blobs = new LocalFolderBlobStore(Temp.Sub("blobs"));
         var root = Path.Combine(blobs.RootDirectory, "datasets", "d");
         var paths = TestDatasets.WriteDemoSubset(root, train: 2, validation: 1, test: 0, brokenClip: true);
         var clips = paths.Select((p, i) => new ShardClip("datasets/d/" + p, Path.GetFileNameWithoutExtension(p), i % 6,
@@ -56,7 +53,7 @@ public sealed class FeatureShardProcessorTests : IDisposable
     [Fact]
     public async Task Status_folds_from_concurrent_writers_lose_no_event()
     {
-        var blobs = new LocalFolderBlobStore(_temp.Sub("blobs"));
+        var blobs = new LocalFolderBlobStore(Temp.Sub("blobs"));
         var states = new RunStateStore(blobs);
         var runId = Guid.NewGuid();
         const int shards = 16;

@@ -6,6 +6,7 @@ using CremaD.FeatureExtraction;
 using CremaD.Runs;
 using CremaD.Storage;
 using CremaD.Storage.Hosting;
+using CremaD.Testing;
 using MassTransit;
 using MassTransit.Testing;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,13 +1,9 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using CremaD.BlobStaging;
 using CremaD.Contracts;
 using CremaD.Datasets;
 using CremaD.Evaluation;
 using CremaD.Learning;
-using CremaD.Runs;
 using CremaD.Storage;
 using CremaD.Testing;
 
@@ -30,19 +26,19 @@ public sealed class ProcessKillTests(RabbitMqFixture rabbit, AzuriteFixture azur
         await using var proxy = new StallingProxy(azurite.Instance.BlobPort,
             line => line.Contains($"/{cluster.Container}/datasets/disturbed/", StringComparison.Ordinal));
         await Task.WhenAll(
-            cluster.StartAsync("CremaD.RunsApi", "runs-api"),
-            cluster.StartAsync("CremaD.FeatureService", "features-a", proxy.ConnectionString(azurite.ConnectionString)),
-            cluster.StartAsync("CremaD.FeatureService", "features-b"),
-            cluster.StartAsync("CremaD.TrainerService", "trainer"),
-            cluster.StartAsync("CremaD.EvaluationService", "evaluation"));
+            cluster.StartAsync("runs-api"),
+            cluster.StartAsync("features-a", proxy.ConnectionString(azurite.ConnectionString)),
+            cluster.StartAsync("features-b"),
+            cluster.StartAsync("trainer"),
+            cluster.StartAsync("evaluation"));
         var config = EndToEndTests.TinyConfig;
 
         // Undisturbed: both feature services share the shards.
-        await cluster.UploadDatasetAsync("undisturbed");
+        await cluster.UploadDatasetAsync("undisturbed", brokenClip: true);
         var undisturbed = await cluster.CompleteRunAsync("undisturbed", config);
 
         // The same files uploaded again (a new fingerprint, so no reuse); A hangs reading a clip of a shard it holds.
-        await cluster.UploadDatasetAsync("disturbed");
+        await cluster.UploadDatasetAsync("disturbed", brokenClip: true);
         var runId = await cluster.SubmitAsync("disturbed", config);
         var stalled = await cluster.WithLogsOnTimeout(proxy.Stalled, TimeSpan.FromSeconds(90), "feature service A to read a clip");
         var held = await cluster.States.GetAsync(runId);
@@ -81,12 +77,12 @@ public sealed class ProcessKillTests(RabbitMqFixture rabbit, AzuriteFixture azur
             return false;
         });
         await Task.WhenAll(
-            cluster.StartAsync("CremaD.RunsApi", "runs-api"),
-            cluster.StartAsync("CremaD.FeatureService", "features"),
-            cluster.StartAsync("CremaD.TrainerService", "trainer-1", proxy.ConnectionString(azurite.ConnectionString)),
-            cluster.StartAsync("CremaD.EvaluationService", "evaluation"));
+            cluster.StartAsync("runs-api"),
+            cluster.StartAsync("features"),
+            cluster.StartAsync("trainer-1", proxy.ConnectionString(azurite.ConnectionString)),
+            cluster.StartAsync("evaluation"));
         var config = EndToEndTests.TinyConfig with { Epochs = 4 };
-        await cluster.UploadDatasetAsync("resume");
+        await cluster.UploadDatasetAsync("resume", brokenClip: true);
 
         // Uninterrupted reference, by the same trainer process.
         var referenceRun = await cluster.SubmitAsync("resume", config);
@@ -103,7 +99,7 @@ public sealed class ProcessKillTests(RabbitMqFixture rabbit, AzuriteFixture azur
         await cluster.Process("trainer-1").KillAsync();
 
         // Its lease is never released; a new trainer process takes the run once it expires and resumes from the checkpoint.
-        var trainer2 = await cluster.StartAsync("CremaD.TrainerService", "trainer-2");
+        var trainer2 = await cluster.StartAsync("trainer-2");
         var status = await cluster.WaitForAsync(runId, s => s.Stage.IsTerminal(), "the resumed run");
 
         Assert.True(status.Stage == RunStage.Completed, cluster.Describe(status));
@@ -168,117 +164,5 @@ public sealed class ProcessKillTests(RabbitMqFixture rabbit, AzuriteFixture azur
         {
             Assert.Equal(await blobs.ReadBytesAsync(expectedParts.Parts[part]), await blobs.ReadBytesAsync(actualParts.Parts[part]));
         }
-    }
-}
-
-/// <summary>The four services as separate processes on the fixtures' RabbitMQ and Azurite, in a container of their own.</summary>
-internal sealed class ProcessCluster : IAsyncDisposable
-{
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
-    private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(180);
-
-    private readonly RabbitMqFixture _rabbit;
-    private readonly AzuriteFixture _azurite;
-    private readonly TempDirectory _temp = new();
-    private readonly List<ServiceProcess> _processes = [];
-
-    public ProcessCluster(RabbitMqFixture rabbit, AzuriteFixture azurite)
-    {
-        _rabbit = rabbit;
-        _azurite = azurite;
-        Container = "proc-" + Guid.NewGuid().ToString("N")[..12];
-        Blobs = BlobStoreFactory.FromConnectionString(azurite.ConnectionString, Container);
-        States = new RunStateStore(Blobs);
-    }
-
-    public string Container { get; }
-
-    public IBlobStore Blobs { get; }
-
-    public RunStateStore States { get; }
-
-    public ServiceProcess Process(string name)
-    {
-        lock (_processes) return _processes.Single(p => p.Name == name);
-    }
-
-    /// <summary>Starts a host as <paramref name="name"/>; its blob storage is <paramref name="blobs"/> (default: Azurite directly).</summary>
-    public async Task<ServiceProcess> StartAsync(string host, string name, string? blobs = null)
-    {
-        var environment = ServiceProcess.BaseEnvironment(_rabbit.ConnectionString, blobs ?? _azurite.ConnectionString, Container, _temp.Sub("work-" + name));
-        // Quick retries and polls, one LibTorch thread (a fixed thread count makes training reproducible), the shortest lease.
-        environment["Messaging__RetryIntervals__0"] = "00:00:00.200";
-        environment["Messaging__RetryIntervals__1"] = "00:00:01";
-        environment["Trainer__PollInterval"] = "00:00:01";
-        environment["Trainer__LeaseDuration"] = "00:00:15";
-        environment["Trainer__Threads"] = "1";
-        environment["Evaluation__Threads"] = "1";
-        var process = await ServiceProcess.StartAsync(host, name, environment, _temp.Sub("logs"), StartTimeout);
-        lock (_processes) _processes.Add(process);
-        return process;
-    }
-
-    /// <summary>Uploads the 25-clip subset of samples/demo (one broken clip) under <c>datasets/&lt;name&gt;/</c>.</summary>
-    public async Task UploadDatasetAsync(string name)
-    {
-        var local = _temp.Sub("dataset-" + name);
-        TestDatasets.WriteDemoSubset(local, train: 12, validation: 6, test: 6, brokenClip: true);
-        await Blobs.UploadDirectoryAsync(local, $"datasets/{name}");
-    }
-
-    public async Task<Guid> SubmitAsync(string dataset, RunConfig config)
-    {
-        using var response = await Process("runs-api").Http.PostAsJsonAsync("/runs", new SubmitRunRequest(dataset, config, "process test"), ServiceJson.Options);
-        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-        return (await response.Content.ReadFromJsonAsync<SubmitRunResponse>(ServiceJson.Options))!.RunId;
-    }
-
-    public async Task<RunStatus> CompleteRunAsync(string dataset, RunConfig config)
-    {
-        var runId = await SubmitAsync(dataset, config);
-        var status = await WaitForAsync(runId, s => s.Stage.IsTerminal(), $"the run on {dataset}");
-        Assert.True(status.Stage == RunStage.Completed, Describe(status));
-        return status;
-    }
-
-    public async Task<RunStatus> WaitForAsync(Guid runId, Func<RunStatus, bool> done, string what)
-    {
-        try
-        {
-            return await Eventually.WaitAsync(() => States.GetAsync(runId), done, RunTimeout, what);
-        }
-        catch (TimeoutException e)
-        {
-            throw new TimeoutException(e.Message + Environment.NewLine + LogTails(), e);
-        }
-    }
-
-    public async Task<T> WithLogsOnTimeout<T>(Task<T> task, TimeSpan timeout, string what)
-    {
-        try
-        {
-            return await task.WaitAsync(timeout);
-        }
-        catch (TimeoutException e)
-        {
-            throw new TimeoutException($"Timed out after {timeout.TotalSeconds:0} s waiting for {what}.{Environment.NewLine}{LogTails()}", e);
-        }
-    }
-
-    /// <summary>A status and the processes' log tails, for an assertion message.</summary>
-    public string Describe(RunStatus status) => JsonSerializer.Serialize(status, ServiceJson.Options) + Environment.NewLine + LogTails();
-
-    private string LogTails()
-    {
-        lock (_processes) return string.Join(Environment.NewLine, _processes.Select(p => p.LogTail(30)));
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        List<ServiceProcess> processes;
-        lock (_processes) processes = [.. _processes];
-        foreach (var process in processes) await process.DisposeAsync();
-        if (Blobs is AzureBlobStore azure) await azure.Container.DeleteIfExistsAsync();
-        _temp.Dispose();
     }
 }

@@ -19,36 +19,29 @@ public sealed class ResilienceTests(RabbitMqFixture rabbit, AzuriteFixture azuri
     public async Task A_trainer_that_dies_after_a_checkpoint_is_resumed_by_another_once_its_lease_expires_with_the_uninterrupted_result()
     {
         await using var cluster = new ServiceCluster(rabbit, azurite);
-        await cluster.StartAsync("runs-api", ServiceCluster.AddRunsApi);
-        await cluster.StartAsync("features", ServiceCluster.AddFeatures);
-        await cluster.StartAsync("evaluation", ServiceCluster.AddEvaluation);
-        var referenceTrainer = await cluster.StartAsync("trainer-reference", ServiceCluster.AddTrainer);
-        var dataset = await cluster.UploadDatasetAsync("resume", train: 12, validation: 6, test: 6, brokenClip: false);
+        await cluster.StartAsync("runs-api", "features", "evaluation");
+        var referenceTrainer = await cluster.StartAsync("trainer-reference", configure: null);
+        var dataset = await cluster.UploadDatasetAsync("resume", brokenClip: false);
 
         // Uninterrupted reference.
-        var reference = await EndToEndTests.SubmitAsync(cluster, dataset, Config);
-        var referenceStatus = await EndToEndTests.WaitForAsync(cluster, reference, s => s.Stage.IsTerminal(), "the reference run");
+        var reference = await cluster.SubmitAsync(dataset, Config);
+        var referenceStatus = await cluster.WaitForAsync(reference, s => s.Stage.IsTerminal(), "the reference run");
         Assert.Equal(RunStage.Completed, referenceStatus.Stage);
         await cluster.StopAsync(referenceTrainer);
 
         // Same data and recipe; the trainer dies (its lease is never released) once an epoch's checkpoint is in storage.
         var firstTrainer = await cluster.StartAsync("trainer-1", builder =>
-        {
-            ServiceCluster.AddTrainer(builder);
-            builder.Services.AddSingleton<IBlobStore>(new AbandoningLeaseStore(cluster.Blobs));
-            return builder;
-        });
-        var runId = await EndToEndTests.SubmitAsync(cluster, dataset, Config);
-        var checkpointed = await EndToEndTests.WaitForAsync(cluster, runId, s => s.Training.EpochsCompleted >= 1 || s.Stage.IsTerminal(),
-            "a first epoch");
+            builder.Services.AddSingleton<IBlobStore>(new AbandoningLeaseStore(cluster.Blobs)));
+        var runId = await cluster.SubmitAsync(dataset, Config);
+        await cluster.WaitForAsync(runId, s => s.Training.EpochsCompleted >= 1 || s.Stage.IsTerminal(), "a first epoch");
         await cluster.StopAsync(firstTrainer);
         var afterStop = await cluster.States.GetAsync(runId);
         Assert.True(afterStop!.Stage == RunStage.Training && !afterStop.Training.Completed,
             $"The trainer finished before it could be stopped ({afterStop.Training.EpochsCompleted} epochs); the test needs longer epochs.");
         Assert.True(await cluster.Blobs.ExistsAsync(BlobLayout.RunPrefix(runId) + "model/" + CremaD.Learning.ModelFiles.Checkpoint));
 
-        await cluster.StartAsync("trainer-2", ServiceCluster.AddTrainer);
-        var status = await EndToEndTests.WaitForAsync(cluster, runId, s => s.Stage.IsTerminal(), "the resumed run");
+        await cluster.StartAsync("trainer-2");
+        var status = await cluster.WaitForAsync(runId, s => s.Stage.IsTerminal(), "the resumed run");
 
         Assert.Equal(RunStage.Completed, status.Stage);
         Assert.True(status.Features.Reused);
@@ -70,33 +63,29 @@ public sealed class ResilienceTests(RabbitMqFixture rabbit, AzuriteFixture azuri
     public async Task A_feature_worker_stopped_mid_shard_loses_nothing_the_shard_is_redelivered()
     {
         await using var cluster = new ServiceCluster(rabbit, azurite);
-        await cluster.StartAsync("runs-api", ServiceCluster.AddRunsApi);
-        await cluster.StartAsync("trainer", ServiceCluster.AddTrainer);
-        await cluster.StartAsync("evaluation", ServiceCluster.AddEvaluation);
-        var dataset = await cluster.UploadDatasetAsync("redelivery", train: 12, validation: 6, test: 6, brokenClip: false);
+        await cluster.StartAsync("runs-api", "trainer", "evaluation");
+        var dataset = await cluster.UploadDatasetAsync("redelivery", brokenClip: false);
 
         // The first worker hangs in the middle of a shard (reading one clip's audio) until it is stopped.
         var stuck = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var hangingWorker = await cluster.StartAsync("features-hanging", builder =>
         {
-            ServiceCluster.AddFeatures(builder);
             builder.Services.AddSingleton(provider => new FeatureShardProcessor(new HangingBlobStore(cluster.Blobs, "validation/", stuck)));
             builder.Services.Configure<MassTransitHostOptions>(options =>
             {
                 options.ConsumerStopTimeout = TimeSpan.FromSeconds(1);
                 options.StopTimeout = TimeSpan.FromSeconds(10);
             });
-            return builder;
         });
 
-        var runId = await EndToEndTests.SubmitAsync(cluster, dataset, EndToEndTests.TinyConfig);
+        var runId = await cluster.SubmitAsync(dataset, EndToEndTests.TinyConfig);
         await stuck.Task.WaitAsync(TimeSpan.FromSeconds(60));
         var before = await cluster.States.GetAsync(runId);
         Assert.False(before!.Features.Ready);
         await cluster.StopAsync(hangingWorker);
 
-        await cluster.StartAsync("features-healthy", ServiceCluster.AddFeatures);
-        var status = await EndToEndTests.WaitForAsync(cluster, runId, s => s.Stage.IsTerminal(), "the run to finish");
+        await cluster.StartAsync("features-healthy");
+        var status = await cluster.WaitForAsync(runId, s => s.Stage.IsTerminal(), "the run to finish");
 
         Assert.Equal(RunStage.Completed, status.Stage);
         Assert.Equal(Enumerable.Range(0, status.Features.ShardCount), status.Features.CompletedShards);
@@ -109,16 +98,14 @@ public sealed class ResilienceTests(RabbitMqFixture rabbit, AzuriteFixture azuri
     public async Task Cancelling_a_run_through_the_api_stops_its_training()
     {
         await using var cluster = new ServiceCluster(rabbit, azurite);
-        await cluster.StartAsync("runs-api", ServiceCluster.AddRunsApi);
-        await cluster.StartAsync("features", ServiceCluster.AddFeatures);
-        await cluster.StartAsync("trainer", ServiceCluster.AddTrainer);
-        var dataset = await cluster.UploadDatasetAsync("cancel", train: 12, validation: 6, test: 6, brokenClip: false);
-        var runId = await EndToEndTests.SubmitAsync(cluster, dataset, EndToEndTests.TinyConfig with { Epochs = 500 });
-        await EndToEndTests.WaitForAsync(cluster, runId, s => s.Training.EpochsCompleted >= 1 || s.Stage.IsTerminal(), "a first epoch");
+        await cluster.StartAsync("runs-api", "features", "trainer");
+        var dataset = await cluster.UploadDatasetAsync("cancel", brokenClip: false);
+        var runId = await cluster.SubmitAsync(dataset, EndToEndTests.TinyConfig with { Epochs = 500 });
+        await cluster.WaitForAsync(runId, s => s.Training.EpochsCompleted >= 1 || s.Stage.IsTerminal(), "a first epoch");
 
-        using var response = await cluster.RunsApi!.PostAsync($"/runs/{runId:D}/cancel", null);
+        using var response = await cluster.RunsApi.PostAsync($"/runs/{runId:D}/cancel", null);
         Assert.Equal(System.Net.HttpStatusCode.Accepted, response.StatusCode);
-        var status = await EndToEndTests.WaitForAsync(cluster, runId, s => s.Stage.IsTerminal(), "the run to be cancelled");
+        var status = await cluster.WaitForAsync(runId, s => s.Stage.IsTerminal(), "the run to be cancelled");
 
         Assert.Equal(RunStage.Cancelled, status.Stage);
         // The trainer stops the training (RunCancelled) and drops the run from its work list.
@@ -126,7 +113,7 @@ public sealed class ResilienceTests(RabbitMqFixture rabbit, AzuriteFixture azuri
             _ => true, TimeSpan.FromSeconds(60), "the training request to be dropped");
         var epochs = (await cluster.States.GetAsync(runId))!.Training.EpochsCompleted;
         Assert.InRange(epochs, 1, 499);
-        using var again = await cluster.RunsApi!.PostAsync($"/runs/{runId:D}/cancel", null);
+        using var again = await cluster.RunsApi.PostAsync($"/runs/{runId:D}/cancel", null);
         Assert.Equal(System.Net.HttpStatusCode.Conflict, again.StatusCode);
     }
 

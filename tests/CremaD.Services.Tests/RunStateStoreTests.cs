@@ -2,16 +2,13 @@ using System.Collections.Concurrent;
 using CremaD.Contracts;
 using CremaD.Runs;
 using CremaD.Storage;
+using CremaD.Testing;
 
 namespace CremaD.Services.Tests;
 
 /// <summary>Listing runs: from the run index only, newest first, with a limit; on a local-folder store.</summary>
-public sealed class RunStateStoreTests : IDisposable
+public sealed class RunStateStoreTests : TempDirectoryTests
 {
-    private readonly TempDirectory _temp = new();
-
-    public void Dispose() => _temp.Dispose();
-
     private static readonly DateTimeOffset Start = new(2026, 11, 24, 8, 0, 0, TimeSpan.Zero);
 
     /// <summary>Runs submitted a minute apart, in a shuffled order, each with a run folder full of other blobs.</summary>
@@ -34,7 +31,7 @@ public sealed class RunStateStoreTests : IDisposable
     [Fact]
     public async Task Runs_are_listed_newest_first_from_the_index_without_listing_run_folders()
     {
-        var blobs = new RecordingBlobStore(new LocalFolderBlobStore(_temp.Sub("blobs")));
+        var blobs = new RecordingBlobStore(new LocalFolderBlobStore(Temp.Sub("blobs")));
         var states = new RunStateStore(blobs);
         var newestFirst = await SubmitRunsAsync(blobs, states, 5);
         // A status updated later keeps its place (it is ordered by submission) and shows its latest content.
@@ -53,7 +50,7 @@ public sealed class RunStateStoreTests : IDisposable
     [Fact]
     public async Task A_limit_returns_the_newest_runs_and_reads_no_more_statuses_than_a_batch()
     {
-        var blobs = new RecordingBlobStore(new LocalFolderBlobStore(_temp.Sub("blobs")));
+        var blobs = new RecordingBlobStore(new LocalFolderBlobStore(Temp.Sub("blobs")));
         var states = new RunStateStore(blobs);
         var newestFirst = await SubmitRunsAsync(blobs, states, 20);
         blobs.Clear();
@@ -69,7 +66,7 @@ public sealed class RunStateStoreTests : IDisposable
     [Fact]
     public async Task An_index_entry_whose_status_was_never_written_is_skipped()
     {
-        var blobs = new LocalFolderBlobStore(_temp.Sub("blobs"));
+        var blobs = new LocalFolderBlobStore(Temp.Sub("blobs"));
         var states = new RunStateStore(blobs);
         var newestFirst = await SubmitRunsAsync(blobs, states, 2);
         // A writer that indexed a run and then died before creating its status.

@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using CremaD.Runs;
-using CremaD.Storage;
 using CremaD.Storage.Hosting;
 using CremaD.Testing;
 using Microsoft.AspNetCore.Builder;
@@ -16,79 +14,66 @@ using OpenTelemetry.Trace;
 
 namespace CremaD.Services.Tests;
 
-[CollectionDefinition(Name)]
-public sealed class InfrastructureCollection : ICollectionFixture<RabbitMqFixture>, ICollectionFixture<AzuriteFixture>
-{
-    public const string Name = "Real RabbitMQ and Azurite";
-}
-
 /// <summary>The four services as in-process web hosts on a real broker and a real Azurite, each as its Program.cs builds it.</summary>
-internal sealed class ServiceCluster : IAsyncDisposable
+internal sealed class ServiceCluster(RabbitMqFixture rabbit, AzuriteFixture azurite) : TestCluster(rabbit, azurite, "e2e", TimeSpan.FromSeconds(120))
 {
-    private readonly RabbitMqFixture _rabbit;
-    private readonly AzuriteFixture _azurite;
-    private readonly TempDirectory _temp = new();
     private readonly List<(WebApplication App, ConcurrentQueue<Activity> Spans)> _hosts = [];
     private readonly ConcurrentQueue<Activity> _stoppedHostSpans = new();
+    private HttpClient? _runsApi;
 
-    public ServiceCluster(RabbitMqFixture rabbit, AzuriteFixture azurite)
+    protected override HttpClient RunsApiClient => _runsApi ?? throw new InvalidOperationException("The runs API has not been started.");
+
+    /// <summary>Starts the named instances one after the other (<see cref="TestCluster.ServiceOf"/>).</summary>
+    public async Task StartAsync(params string[] names)
     {
-        _rabbit = rabbit;
-        _azurite = azurite;
-        Container = "e2e-" + Guid.NewGuid().ToString("N")[..12];
-        Blobs = BlobStoreFactory.FromConnectionString(azurite.ConnectionString, Container);
-        States = new RunStateStore(Blobs);
+        foreach (var name in names) await StartAsync(name, configure: null);
     }
 
-    public string Container { get; }
-
-    public IBlobStore Blobs { get; }
-
-    public RunStateStore States { get; }
-
-    public HttpClient? RunsApi { get; private set; }
-
-    public static WebApplicationBuilder AddRunsApi(WebApplicationBuilder b) => b.AddCremaDRunsApi();
-    public static WebApplicationBuilder AddFeatures(WebApplicationBuilder b) => b.AddCremaDFeatureService();
-    public static WebApplicationBuilder AddTrainer(WebApplicationBuilder b) => b.AddCremaDTrainerService();
-    public static WebApplicationBuilder AddEvaluation(WebApplicationBuilder b) => b.AddCremaDEvaluationService();
-
-    /// <summary>Starts a host named <paramref name="name"/> wired by <paramref name="add"/>.</summary>
-    public async Task<WebApplication> StartAsync(string name, Func<WebApplicationBuilder, WebApplicationBuilder> add)
+    /// <summary>
+    /// Starts the instance <paramref name="name"/> as its Program.cs builds it; <paramref name="configure"/> changes the
+    /// registrations after the service's own (to put a failing store in, say).
+    /// </summary>
+    public async Task<WebApplication> StartAsync(string name, Action<WebApplicationBuilder>? configure)
     {
+        var service = ServiceOf(name);
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = Environments.Production });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["ConnectionStrings:messaging"] = _rabbit.ConnectionString,
-            ["ConnectionStrings:blobs"] = _azurite.ConnectionString,
+            ["ConnectionStrings:messaging"] = Rabbit.ConnectionString,
+            ["ConnectionStrings:blobs"] = Azurite.ConnectionString,
             [BlobStorageExtensions.BlobContainerKey] = Container,
-            [ServiceWorkOptions.ConfigurationKey] = _temp.Sub(name + "-" + Guid.NewGuid().ToString("N")[..6]),
-            ["Messaging:RetryIntervals:0"] = "00:00:00.200",
-            ["Messaging:RetryIntervals:1"] = "00:00:01",
-            ["Trainer:PollInterval"] = "00:00:01",
-            ["Trainer:LeaseDuration"] = "00:00:15",
-            ["Trainer:Threads"] = "1",
-            ["Evaluation:Threads"] = "1",
+            [ServiceWorkOptions.ConfigurationKey] = Temp.Sub(name + "-" + Guid.NewGuid().ToString("N")[..6]),
             ["OTEL_SERVICE_NAME"] = name,
         });
+        builder.Configuration.AddInMemoryCollection(QuickSettings.Select(s => KeyValuePair.Create(s.Key, (string?)s.Value)));
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.AddServiceDefaults();
-        add(builder);
+        _ = service switch
+        {
+            TestService.RunsApi => builder.AddCremaDRunsApi(),
+            TestService.Features => builder.AddCremaDFeatureService(),
+            TestService.Trainer => builder.AddCremaDTrainerService(),
+            _ => builder.AddCremaDEvaluationService(),
+        };
+        configure?.Invoke(builder);
         var spans = new ConcurrentQueue<Activity>();
         builder.Services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(new QueueCollection(spans)));
         var app = builder.Build();
         app.MapDefaultEndpoints();
-        if (add == AddRunsApi) app.MapCremaDRunsApi();
+        if (service == TestService.RunsApi) app.MapCremaDRunsApi();
         await app.StartAsync();
         _hosts.Add((app, spans));
-        if (add == AddRunsApi)
+        if (service == TestService.RunsApi)
         {
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            RunsApi = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromSeconds(30) };
+            _runsApi = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromSeconds(30) };
         }
         return app;
     }
+
+    /// <summary>A client of the runs API (started first).</summary>
+    public HttpClient RunsApi => RunsApiClient;
 
     /// <summary>Stops a host (its in-flight work is cancelled) and keeps the spans it collected.</summary>
     public async Task StopAsync(WebApplication app)
@@ -105,9 +90,9 @@ internal sealed class ServiceCluster : IAsyncDisposable
         _hosts.SelectMany(h => h.Spans).Concat(_stoppedHostSpans)
             .GroupBy(a => a.SpanId).Select(g => g.First()).ToList();
 
-    public async ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
-        RunsApi?.Dispose();
+        _runsApi?.Dispose();
         foreach (var (app, _) in _hosts.AsEnumerable().Reverse())
         {
             try
@@ -119,17 +104,7 @@ internal sealed class ServiceCluster : IAsyncDisposable
             {
             }
         }
-        if (Blobs is AzureBlobStore azure) await azure.Container.DeleteIfExistsAsync();
-        _temp.Dispose();
-    }
-
-    /// <summary>Uploads a small course-layout dataset cut from samples/demo under <c>datasets/&lt;name&gt;/</c>.</summary>
-    public async Task<string> UploadDatasetAsync(string name, int train, int validation, int test, bool brokenClip)
-    {
-        var local = _temp.Sub("dataset-" + name);
-        TestDatasets.WriteDemoSubset(local, train, validation, test, brokenClip);
-        await Blobs.UploadDirectoryAsync(local, $"datasets/{name}");
-        return name;
+        await base.DisposeAsync();
     }
 
     /// <summary>ICollection over a concurrent queue: what the in-memory exporter appends to.</summary>

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using CremaD.Contracts;
 using CremaD.LocalInfrastructure;
 
 namespace CremaD.Services.Tests;
@@ -51,53 +50,5 @@ internal static class TestDatasets
         }
         File.WriteAllText(Path.Combine(directory, "labels.csv"), labels.ToString());
         return paths;
-    }
-}
-
-/// <summary>A temporary folder deleted on dispose.</summary>
-internal sealed class TempDirectory : IDisposable
-{
-    public TempDirectory()
-    {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "cremad-services-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(Path);
-    }
-
-    public string Path { get; }
-
-    public string Sub(string name)
-    {
-        var path = System.IO.Path.Combine(Path, name);
-        Directory.CreateDirectory(path);
-        return path;
-    }
-
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(Path, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A process that has not let go of a file yet; the temporary folder is cleaned by the system.
-        }
-    }
-}
-
-/// <summary>Polling until the distributed path reaches a state.</summary>
-internal static class Eventually
-{
-    public static async Task<T> WaitAsync<T>(Func<Task<T?>> probe, Func<T, bool> done, TimeSpan timeout, string what) where T : class
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        T? last = null;
-        while (DateTime.UtcNow < deadline)
-        {
-            last = await probe();
-            if (last is not null && done(last)) return last;
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"Timed out after {timeout.TotalSeconds:0} s waiting for {what}; last seen: {System.Text.Json.JsonSerializer.Serialize(last, ServiceJson.Options)}");
     }
 }

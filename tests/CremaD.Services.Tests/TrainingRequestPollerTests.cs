@@ -1,6 +1,7 @@
 using CremaD.Contracts;
 using CremaD.Storage;
 using CremaD.Storage.Hosting;
+using CremaD.Testing;
 using CremaD.Training.Service;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
@@ -9,28 +10,27 @@ using Microsoft.Extensions.Hosting;
 namespace CremaD.Services.Tests;
 
 /// <summary>The trainer's work list, lease and stop rules, on a local-folder store (no training is started).</summary>
-public sealed class TrainingRequestPollerTests : IDisposable
+public sealed class TrainingRequestPollerTests : TempDirectoryTests
 {
-    private readonly TempDirectory _temp = new();
     private readonly ServiceProvider _trainer;
     private readonly LocalFolderBlobStore _blobs;
 
     public TrainingRequestPollerTests()
     {
-        _blobs = new LocalFolderBlobStore(_temp.Sub("blobs"));
+        _blobs = new LocalFolderBlobStore(Temp.Sub("blobs"));
         // Never started: these cases must not publish anything.
         _trainer = new ServiceCollection().AddLogging()
             .AddSingleton<IBlobStore>(_blobs)
             .AddSingleton<IBus>(Bus.Factory.CreateUsingInMemory(_ => { }))
-            .AddSingleton(new ServiceWorkOptions(_temp.Sub("work")))
+            .AddSingleton(new ServiceWorkOptions(Temp.Sub("work")))
             .AddTrainer(new TrainerOptions())
             .BuildServiceProvider();
     }
 
-    public void Dispose()
+    protected override void Dispose(bool disposing)
     {
-        _trainer.Dispose();
-        _temp.Dispose();
+        if (disposing) _trainer.Dispose();
+        base.Dispose(disposing);
     }
 
     private TrainingRequestPoller Poller => _trainer.GetRequiredService<TrainingRequestPoller>();

@@ -3,6 +3,7 @@ using CremaD.Contracts;
 using CremaD.Datasets;
 using CremaD.Storage;
 using CremaD.Storage.Hosting;
+using CremaD.Testing;
 using CremaD.Training.Service;
 using MassTransit;
 using MassTransit.Testing;

@@ -1,14 +1,12 @@
 using System.Diagnostics;
 using System.Text;
-using CremaD.Storage;
 using CremaD.LocalInfrastructure;
+using CremaD.Telemetry;
 using CremaD.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
-using OpenTelemetry;
 using OpenTelemetry.Trace;
-using CremaD.Telemetry;
 
 namespace CremaD.Storage.Tests;
 
@@ -77,16 +75,12 @@ public sealed class AzuriteBlobStorageTests(AzuriteFixture azurite)
 }
 
 /// <summary>AddCremaDBlobStore without Azurite: the local-folder store of embedded runs and the configuration errors.</summary>
-public sealed class BlobStorageConfigurationTests : IDisposable
+public sealed class BlobStorageConfigurationTests : TempDirectoryTests
 {
-    private readonly string _directory = Directory.CreateTempSubdirectory("cremad-servicedefaults-tests-").FullName;
-
-    public void Dispose() => Directory.Delete(_directory, recursive: true);
-
     [Fact]
     public async Task A_directory_serves_as_the_store_of_an_embedded_run()
     {
-        var builder = TestApp.CreateBuilder(new Dictionary<string, string?> { ["ConnectionStrings:blobs"] = _directory });
+        var builder = TestApp.CreateBuilder(new Dictionary<string, string?> { ["ConnectionStrings:blobs"] = Temp.Path });
         builder.AddServiceDefaults();
         builder.AddCremaDBlobStore();
         await using var app = await TestApp.StartAsync(builder);
@@ -95,13 +89,13 @@ public sealed class BlobStorageConfigurationTests : IDisposable
         var store = app.Services.GetRequiredService<IBlobStore>();
         Assert.IsType<LocalFolderBlobStore>(store);
         Assert.Equal("ok", await BlobTestSupport.RoundTripAsync(store, "runs/r1/status.txt", "ok"));
-        Assert.True(File.Exists(Path.Combine(_directory, "cremad", "runs", "r1", "status.txt")));
+        Assert.True(File.Exists(Path.Combine(Temp.Path, "cremad", "runs", "r1", "status.txt")));
     }
 
     [Fact]
     public void Several_containers_are_keyed_by_name_and_the_first_is_the_default()
     {
-        var builder = TestApp.CreateBuilder(new Dictionary<string, string?> { ["ConnectionStrings:blobs"] = _directory });
+        var builder = TestApp.CreateBuilder(new Dictionary<string, string?> { ["ConnectionStrings:blobs"] = Temp.Path });
         builder.AddCremaDBlobStore(container: "datasets");
         builder.AddCremaDBlobStore(container: "outputs");
         using var services = builder.Services.BuildServiceProvider();
@@ -145,7 +139,7 @@ public sealed class BlobStorageConfigurationTests : IDisposable
     [Fact]
     public void An_invalid_container_name_is_refused()
     {
-        var builder = TestApp.CreateBuilder(new Dictionary<string, string?> { ["ConnectionStrings:blobs"] = _directory });
+        var builder = TestApp.CreateBuilder(new Dictionary<string, string?> { ["ConnectionStrings:blobs"] = Temp.Path });
 
         var error = Assert.Throws<InvalidOperationException>(() => builder.AddCremaDBlobStore(container: "Bad_Name"));
 

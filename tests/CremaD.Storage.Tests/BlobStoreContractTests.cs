@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using CremaD.Testing;
 
 namespace CremaD.Storage.Tests;
 
@@ -67,7 +68,7 @@ public abstract class BlobStoreContractTests
         Assert.Equal("runs/none/history.json", error.Key);
         Assert.Contains("'runs/none/history.json'", error.Message);
 
-        using var folder = new TemporaryDirectory();
+        using var folder = new TempDirectory();
         var target = Path.Combine(folder.Path, "history.json");
         await Assert.ThrowsAsync<BlobNotFoundException>(() => Store.DownloadToFileAsync("runs/none/history.json", target));
         Assert.Empty(Directory.EnumerateFileSystemEntries(folder.Path));
@@ -224,7 +225,7 @@ public abstract class BlobStoreContractTests
     [Fact]
     public async Task Files_upload_and_download_whole_and_replace_existing_files()
     {
-        using var folder = new TemporaryDirectory();
+        using var folder = new TempDirectory();
         var source = Path.Combine(folder.Path, "model.bin");
         var content = Enumerable.Range(0, 300_000).Select(i => (byte)(i % 251)).ToArray();
         await File.WriteAllBytesAsync(source, content);
@@ -243,7 +244,7 @@ public abstract class BlobStoreContractTests
     [Fact]
     public async Task A_directory_round_trips_under_a_prefix()
     {
-        using var folder = new TemporaryDirectory();
+        using var folder = new TempDirectory();
         var source = Path.Combine(folder.Path, "source");
         var files = new Dictionary<string, byte[]>
         {

@@ -43,7 +43,7 @@ public sealed class BlobStoreFactoryTests
     [Fact]
     public void A_file_uri_or_a_directory_path_gives_a_local_store_with_the_container_as_subfolder()
     {
-        using var folder = new TemporaryDirectory();
+        using var folder = new TempDirectory();
 
         var fromUri = Assert.IsType<LocalFolderBlobStore>(BlobStoreFactory.FromConnectionString(new Uri(folder.Path).AbsoluteUri, "cremad"));
         var fromPath = Assert.IsType<LocalFolderBlobStore>(BlobStoreFactory.FromConnectionString(folder.Path, "cremad"));
@@ -79,7 +79,7 @@ public sealed class BlobStoreFactoryTests
     [Fact]
     public void A_file_where_a_directory_is_expected_is_rejected()
     {
-        using var folder = new TemporaryDirectory();
+        using var folder = new TempDirectory();
         var file = Path.Combine(folder.Path, "not-a-dir");
         File.WriteAllText(file, "");
 

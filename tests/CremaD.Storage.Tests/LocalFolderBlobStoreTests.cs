@@ -1,10 +1,11 @@
 using System.Text;
+using CremaD.Testing;
 
 namespace CremaD.Storage.Tests;
 
 public sealed class LocalFolderBlobStoreTests : BlobStoreContractTests, IDisposable
 {
-    private readonly TemporaryDirectory _folder = new();
+    private readonly TempDirectory _folder = new();
     private readonly ManualTimeProvider _clock = new(DateTimeOffset.UtcNow);
     private readonly LocalFolderBlobStore _store;
 

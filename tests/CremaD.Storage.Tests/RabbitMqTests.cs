@@ -82,7 +82,7 @@ public sealed class RabbitMqInstanceTests
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public async Task A_server_that_dies_while_starting_is_reported_with_its_output()
     {
-        using var folder = new TemporaryDirectory();
+        using var folder = new TempDirectory();
         var server = Path.Combine(folder.Path, "rabbitmq-server");
         await File.WriteAllTextAsync(server, "#!/bin/sh\necho \"ERROR: could not bind to $RABBITMQ_NODE_PORT\"\nexit 3\n");
         File.SetUnixFileMode(server, UnixFileMode.UserRead | UnixFileMode.UserExecute);

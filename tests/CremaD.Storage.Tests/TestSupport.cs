@@ -10,20 +10,6 @@ internal sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
     public void Advance(TimeSpan by) => _now += by;
 }
 
-/// <summary>A temporary folder deleted on dispose.</summary>
-internal sealed class TemporaryDirectory : IDisposable
-{
-    public string Path { get; } = Directory.CreateTempSubdirectory("cremad-storage-tests-").FullName;
-
-    public void Dispose()
-    {
-        if (Directory.Exists(Path))
-        {
-            Directory.Delete(Path, recursive: true);
-        }
-    }
-}
-
 /// <summary>Forward-only view of a stream, as a network body would be.</summary>
 internal sealed class ForwardOnlyStream(Stream inner) : Stream
 {

@@ -2,19 +2,18 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
 using System.Runtime.InteropServices;
-using CremaD.LocalInfrastructure;
 
-namespace CremaD.Services.Tests;
+namespace CremaD.LocalInfrastructure;
 
 /// <summary>
 /// One of the service hosts (<c>services/&lt;Name&gt;</c>) running as a separate OS process, as it is deployed:
 /// <c>dotnet services/&lt;Name&gt;/bin/&lt;Configuration&gt;/net10.0/&lt;Name&gt;.dll</c>, configured only through its
 /// environment, in its own process group (<see cref="ProcessGroup"/>) with its output in a log file, and ready once its
 /// <c>/health</c> answers 200 (which includes the bus). The group is killed when this object is disposed, when this process
-/// exits, and, through a small watchdog shell, when this process is killed outright, so no host outlives its owner.
-/// Shared by the process tests and benchmarks/CremaD.Benchmarks.Services (linked there).
+/// exits, and, through an <see cref="OrphanWatchdog"/>, when this process is killed outright, so no host outlives its owner.
+/// The one launcher of service hosts, for the process tests (tests/CremaD.Services.Tests) and the services benchmark.
 /// </summary>
-internal sealed class ServiceProcess : IAsyncDisposable
+public sealed class ServiceProcess : IAsyncDisposable
 {
     private readonly ProcessGroup _group;
     private readonly ProcessGroup _watchdog;
@@ -201,20 +200,13 @@ internal sealed class ServiceProcess : IAsyncDisposable
     }
 
     /// <summary>
-    /// A shell that waits while both this process and the host live, then kills the host's group: the host dies with its
-    /// owner even when the owner is killed with SIGKILL and runs no cleanup.
+    /// Kills the host's group when this process dies while the host lives (its /proc entry is the watchdog's marker): the
+    /// host dies with its owner even when the owner is killed with SIGKILL and runs no cleanup.
     /// </summary>
     private static ProcessGroup StartWatchdog(int hostGroup, string logFile)
     {
-        const string script = """
-            owner=$1; group=$2
-            while kill -0 "$owner" 2>/dev/null && kill -0 "$group" 2>/dev/null; do sleep 1; done
-            kill -9 -"$group" 2>/dev/null
-            exit 0
-            """;
-        return ProcessGroup.Start("/bin/sh",
-            ["-c", script, "cremad-service-watchdog", System.Environment.ProcessId.ToString(CultureInfo.InvariantCulture), hostGroup.ToString(CultureInfo.InvariantCulture)],
-            new Dictionary<string, string?>(), "/", logFile);
+        var group = hostGroup.ToString(CultureInfo.InvariantCulture);
+        return OrphanWatchdog.Start($"/proc/{group}", $"kill -9 -{group} 2>/dev/null", logFile);
     }
 
     /// <summary>The dotnet executable of the running runtime (…/dotnet/shared/Microsoft.NETCore.App/&lt;version&gt;/ → …/dotnet/dotnet).</summary>

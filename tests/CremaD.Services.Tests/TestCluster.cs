@@ -1,0 +1,121 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using CremaD.Contracts;
+using CremaD.Runs;
+using CremaD.Storage;
+using CremaD.Testing;
+
+namespace CremaD.Services.Tests;
+
+/// <summary>
+/// What the in-process cluster (<see cref="ServiceCluster"/>) and the process cluster (<see cref="ProcessCluster"/>)
+/// share: a blob container of their own on the fixture's Azurite and the run state in it, the settings that make the
+/// services quick, the instance names, a dataset upload, and submitting a run through the runs API and waiting for it.
+/// </summary>
+internal abstract class TestCluster : IAsyncDisposable
+{
+    private readonly TimeSpan _runTimeout;
+
+    protected TestCluster(RabbitMqFixture rabbit, AzuriteFixture azurite, string containerPrefix, TimeSpan runTimeout)
+    {
+        Rabbit = rabbit;
+        Azurite = azurite;
+        Container = containerPrefix + "-" + Guid.NewGuid().ToString("N")[..12];
+        Blobs = BlobStoreFactory.FromConnectionString(azurite.ConnectionString, Container);
+        States = new RunStateStore(Blobs);
+        _runTimeout = runTimeout;
+    }
+
+    /// <summary>
+    /// Besides the broker, the storage, the container and a work folder, what every service of a test cluster is
+    /// configured with (configuration keys): quick retries and polls, one LibTorch thread (a fixed thread count makes
+    /// training reproducible), the shortest lease.
+    /// </summary>
+    protected static IReadOnlyDictionary<string, string> QuickSettings { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["Messaging:RetryIntervals:0"] = "00:00:00.200",
+        ["Messaging:RetryIntervals:1"] = "00:00:01",
+        ["Trainer:PollInterval"] = "00:00:01",
+        ["Trainer:LeaseDuration"] = "00:00:15",
+        ["Trainer:Threads"] = "1",
+        ["Evaluation:Threads"] = "1",
+    };
+
+    protected RabbitMqFixture Rabbit { get; }
+
+    protected AzuriteFixture Azurite { get; }
+
+    protected TempDirectory Temp { get; } = new();
+
+    public string Container { get; }
+
+    public IBlobStore Blobs { get; }
+
+    public RunStateStore States { get; }
+
+    /// <summary>A client of the started runs API.</summary>
+    protected abstract HttpClient RunsApiClient { get; }
+
+    /// <summary>The service an instance name stands for: "runs-api", "features…", "trainer…", "evaluation…".</summary>
+    protected static TestService ServiceOf(string name) =>
+        name == "runs-api" ? TestService.RunsApi
+        : name.StartsWith("features", StringComparison.Ordinal) ? TestService.Features
+        : name.StartsWith("trainer", StringComparison.Ordinal) ? TestService.Trainer
+        : name.StartsWith("evaluation", StringComparison.Ordinal) ? TestService.Evaluation
+        : throw new ArgumentException($"'{name}' names none of the services (runs-api, features…, trainer…, evaluation…).", nameof(name));
+
+    /// <summary>
+    /// Uploads a course-layout dataset cut from samples/demo (12 train, 6 validation, 6 test clips unless told otherwise;
+    /// with <paramref name="brokenClip"/>, one more that is not audio) under <c>datasets/&lt;name&gt;/</c>; returns the name.
+    /// </summary>
+    public async Task<string> UploadDatasetAsync(string name, bool brokenClip, int train = 12, int validation = 6, int test = 6)
+    {
+        var local = Temp.Sub("dataset-" + name);
+        TestDatasets.WriteDemoSubset(local, train, validation, test, brokenClip);
+        await Blobs.UploadDirectoryAsync(local, BlobLayout.DatasetPrefix(name));
+        return name;
+    }
+
+    /// <summary>POST /runs; the run's id.</summary>
+    public async Task<Guid> SubmitAsync(string dataset, RunConfig config, string name = "services test")
+    {
+        using var response = await RunsApiClient.PostAsJsonAsync("/runs", new SubmitRunRequest(dataset, config, name), ServiceJson.Options);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<SubmitRunResponse>(ServiceJson.Options))!.RunId;
+    }
+
+    /// <summary>Polls the run's status until <paramref name="done"/>; on a timeout the message has the hosts' logs.</summary>
+    public async Task<RunStatus> WaitForAsync(Guid runId, Func<RunStatus, bool> done, string what)
+    {
+        try
+        {
+            return await Eventually.WaitAsync(() => States.GetAsync(runId), done, _runTimeout, what);
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException(e.Message + Environment.NewLine + HostLogs(), e);
+        }
+    }
+
+    /// <summary>Submits a run and waits until it has completed.</summary>
+    public async Task<RunStatus> CompleteRunAsync(string dataset, RunConfig config)
+    {
+        var runId = await SubmitAsync(dataset, config);
+        var status = await WaitForAsync(runId, s => s.Stage.IsTerminal(), $"the run on {dataset}");
+        Assert.True(status.Stage == RunStage.Completed, Describe(status));
+        return status;
+    }
+
+    /// <summary>A status and the hosts' logs, for an assertion message.</summary>
+    public string Describe(RunStatus status) => JsonSerializer.Serialize(status, ServiceJson.Options) + Environment.NewLine + HostLogs();
+
+    /// <summary>What the hosts logged lately, where that is not the test's own output.</summary>
+    protected virtual string HostLogs() => "";
+
+    public virtual async ValueTask DisposeAsync()
+    {
+        if (Blobs is AzureBlobStore azure) await azure.Container.DeleteIfExistsAsync();
+        Temp.Dispose();
+    }
+}
