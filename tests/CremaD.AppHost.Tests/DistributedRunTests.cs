@@ -116,20 +116,21 @@ public sealed class DistributedRunTests(ITestOutputHelper output)
         try
         {
             await page.GotoAsync(loginUrl);
-            foreach (var name in (string[])["messaging", "blobs", .. Services, DemoRunExtensions.ResourceName])
-            {
-                await Assertions.Expect(page.GetByText(name, new() { Exact = true }).First).ToBeVisibleAsync();
-            }
+            // Replicas show as rows of their own (feature-service-<suffix>): messaging, blobs, 2 + 3 services, demo-run.
+            await Assertions.Expect(page.GetByText("trainer-service", new() { Exact = true })).ToBeVisibleAsync();
+            await Assertions.Expect(page.Locator("[role=row]", new() { HasText = "feature-service" })).ToHaveCountAsync(2);
             await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(screenshots, "1-resources.png"), FullPage = true });
             var rows = await page.Locator("[role=row]").AllInnerTextsAsync();
             foreach (var name in (string[])["messaging", "blobs", .. Services])
             {
-                var row = rows.FirstOrDefault(r => r.Contains(name, StringComparison.Ordinal) && r.Contains("Running", StringComparison.Ordinal));
-                Assert.True(row is not null, $"no Running row for {name} in:\n{string.Join("\n---\n", rows)}");
+                var row = rows.FirstOrDefault(r => r.Contains(name, StringComparison.Ordinal) && r.Contains("Running", StringComparison.Ordinal)
+                                                   && !r.Contains("Unhealthy", StringComparison.Ordinal));
+                Assert.True(row is not null, $"no healthy Running row for {name} in:\n{string.Join("\n---\n", rows)}");
             }
 
             // One trace per run, from POST /runs through features, training and evaluation.
             await page.GotoAsync(new Uri(new Uri(loginUrl), "/traces").ToString());
+            await page.GetByPlaceholder("Filter...").FillAsync("POST /runs");
             var postRuns = page.Locator("[role=row]", new() { HasText = "POST /runs" }).First;
             await Assertions.Expect(postRuns).ToBeVisibleAsync();
             await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(screenshots, "2-traces.png"), FullPage = true });
