@@ -41,7 +41,7 @@ public sealed class EndToEndTests(RabbitMqFixture rabbit, AzuriteFixture azurite
     internal static Task<RunStatus> WaitForAsync(ServiceCluster cluster, Guid runId, Func<RunStatus, bool> done, string what) =>
         Eventually.WaitAsync(() => cluster.States.GetAsync(runId), done, RunTimeout, what);
 
-    [Fact]
+    [RequiresInfrastructureFact(Infrastructure.RabbitMq | Infrastructure.Azurite)]
     public async Task A_run_completes_through_the_services_with_its_artefacts_rejections_and_one_trace()
     {
         await using var cluster = new ServiceCluster(rabbit, azurite);
@@ -145,7 +145,7 @@ public sealed class EndToEndTests(RabbitMqFixture rabbit, AzuriteFixture azurite
             a => Assert.Equal(post.TraceId, a.TraceId));
     }
 
-    [Fact]
+    [RequiresInfrastructureFact(Infrastructure.RabbitMq | Infrastructure.Azurite)]
     public async Task A_missing_dataset_fails_the_run_and_the_api_says_why()
     {
         await using var cluster = new ServiceCluster(rabbit, azurite);
