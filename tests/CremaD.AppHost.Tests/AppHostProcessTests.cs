@@ -1,3 +1,4 @@
+using CremaD.Testing;
 using Xunit.Abstractions;
 
 namespace CremaD.AppHost.Tests;
@@ -42,7 +43,7 @@ public sealed class AppHostProcessTests(ITestOutputHelper output)
         await AssertGoneAsync(tree);
     }
 
-    [Theory]
+    [RequiresInfrastructureTheory(CremaD.Testing.Infrastructure.RabbitMq | CremaD.Testing.Infrastructure.Azurite)]
     [InlineData(ProcessTree.SigInt)]
     [InlineData(ProcessTree.SigKill)]
     public async Task A_distributed_AppHost_stopped_by_ctrl_c_or_killed_leaves_no_process_of_ours_or_DCPs(int signal)

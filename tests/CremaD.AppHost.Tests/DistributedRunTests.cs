@@ -3,6 +3,7 @@ using System.Text.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
+using CremaD.Testing;
 using CremaD.AppHost.Demo;
 using CremaD.AppHost.Supervision;
 using Microsoft.Extensions.DependencyInjection;
@@ -27,7 +28,7 @@ public sealed class DistributedRunTests(ITestOutputHelper output)
     private static readonly string[] Services = ["runs-api", "feature-service", "trainer-service", "evaluation-service"];
     private static readonly string[] Deterministic = ["test_metrics.json", "classification_report.json", "test_predictions.csv"];
 
-    [Fact]
+    [RequiresInfrastructureFact(CremaD.Testing.Infrastructure.RabbitMq | CremaD.Testing.Infrastructure.Azurite | CremaD.Testing.Infrastructure.Chromium)]
     public async Task Killed_trainer_broker_and_azurite_are_restarted_and_the_run_completes_with_the_undisturbed_artifacts()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(15));
