@@ -123,9 +123,13 @@ public sealed class TrainingJobs(IBlobStore blobs, RunStateStore states, IBus bu
     public async Task<int> RunPendingAsync(CancellationToken cancellationToken)
     {
         var keys = new List<string>();
-        await foreach (var blob in blobs.ListAsync(TrainingRequests.RequestsPrefix, cancellationToken).ConfigureAwait(false))
+        // The poll runs every few seconds whether or not there is work: untraced, or it would fill the dashboard's traces.
+        using (OpenTelemetry.SuppressInstrumentationScope.Begin())
         {
-            keys.Add(blob.Key);
+            await foreach (var blob in blobs.ListAsync(TrainingRequests.RequestsPrefix, cancellationToken).ConfigureAwait(false))
+            {
+                keys.Add(blob.Key);
+            }
         }
         foreach (var gone in _failures.Keys.Except(keys, StringComparer.Ordinal)) _failures.TryRemove(gone, out _);
 

@@ -131,12 +131,15 @@ public sealed class DistributedRunTests(ITestOutputHelper output)
 
             // One trace per run, from POST /runs through features, training and evaluation.
             await page.GotoAsync(new Uri(new Uri(loginUrl), "/traces").ToString());
-            await page.GetByPlaceholder("Filter...").FillAsync("POST /runs");
+            await page.Locator("input[name=traces-search]").Last.FillAsync("POST /runs");
             var postRuns = page.Locator("[role=row]", new() { HasText = "POST /runs" }).First;
             await Assertions.Expect(postRuns).ToBeVisibleAsync();
             await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(screenshots, "2-traces.png"), FullPage = true });
             var traceRows = await page.Locator("[role=row]", new() { HasText = "POST /runs" }).AllInnerTextsAsync();
-            var widest = traceRows.Max(r => Services.Count(s => r.Contains(s, StringComparison.Ordinal)));
+            // The Spans column names up to three resources and folds the rest into "+N".
+            var widest = traceRows.Max(r => Services.Count(s => r.Contains(s, StringComparison.Ordinal))
+                                            + (System.Text.RegularExpressions.Regex.Match(r, @"^\+(\d+)$", System.Text.RegularExpressions.RegexOptions.Multiline)
+                                                is { Success: true } more ? int.Parse(more.Groups[1].Value) : 0));
             Assert.True(widest >= 4, $"no POST /runs trace spans the four services:\n{string.Join("\n---\n", traceRows)}");
 
             await page.GotoAsync(runsUi.ToString());
