@@ -39,6 +39,12 @@ if (!arguments.NoDemo && !builder.ExecutionContext.IsPublishMode)
     builder.AddDemoRun(arguments, InfrastructureResourceExtensions.RepositoryRoot, runsApi, infrastructure.Blobs);
 }
 
+var clock = System.Diagnostics.Stopwatch.StartNew();
 await builder.Build().RunAsync();
 state.Dispose();
+using (var self = System.Diagnostics.Process.GetCurrentProcess())
+{
+    // The AppHost process alone (the Aspire host; DCP, the dashboard and the services are processes of their own).
+    Console.WriteLine($"CremaD AppHost stopped after {clock.Elapsed.TotalSeconds:0.0} s; peak working set {self.PeakWorkingSet64 / 1048576.0:0} MiB.");
+}
 return arguments.ExitWhenDone ? DemoRunMonitor.ExitCode ?? 1 : 0;

@@ -96,6 +96,9 @@ public static class Extensions
                 .AddMeter(CremaDTelemetry.MassTransitName)
                 .AddMeter(CremaDTelemetry.AllSourcesPattern))
             .WithTracing(tracing => tracing
+                // Parent-based even when the AppHost sets OTEL_TRACES_SAMPLER=always_on: the storage calls a dropped
+                // /health request makes (the blob health check) must be dropped with it, not show up as traces of their own.
+                .SetSampler(new ParentBasedSampler(new AlwaysOnSampler()))
                 .AddSource(builder.Environment.ApplicationName)
                 .AddSource(CremaDTelemetry.AllSourcesPattern)
                 .AddSource(CremaDTelemetry.MassTransitName)

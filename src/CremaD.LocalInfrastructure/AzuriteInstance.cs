@@ -29,6 +29,9 @@ public sealed class AzuriteInstance : InfrastructureInstance
     public const string AccountKey =
         "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
+    /// <summary>Installs Azurite from the repository's npm lock (run in the repository root); named in "not installed" messages.</summary>
+    public const string InstallCommand = "npm ci";
+
     private readonly AzuriteOptions _options;
     private ProcessGroup? _server;
 
@@ -83,7 +86,7 @@ public sealed class AzuriteInstance : InfrastructureInstance
         var executable = options.ExecutablePath ?? DefaultExecutablePath();
         if (!File.Exists(executable))
         {
-            throw new InfrastructureNotInstalledException("Azurite", executable);
+            throw new InfrastructureNotInstalledException("Azurite", executable, $"{InstallCommand} (in the repository root)");
         }
         for (var attempt = 1; ; attempt++)
         {

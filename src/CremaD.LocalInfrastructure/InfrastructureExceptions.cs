@@ -1,8 +1,10 @@
 namespace CremaD.LocalInfrastructure;
 
 /// <summary>A program the real test infrastructure needs (rabbitmq-server, Azurite) is not installed.</summary>
-public sealed class InfrastructureNotInstalledException(string program, string lookedAt)
-    : Exception($"{program} is not installed (looked for {lookedAt}). Run .ci/install-infrastructure.sh from the repository root.")
+/// <param name="installCommand">The command that installs just this program, for the message, when there is one.</param>
+public sealed class InfrastructureNotInstalledException(string program, string lookedAt, string? installCommand = null)
+    : Exception($"{program} is not installed (looked for {lookedAt}). Run ./test.sh from the repository root (it installs "
+        + "what the tests need, then runs them)" + (installCommand is null ? "." : $", or: {installCommand}"))
 {
     public string Program { get; } = program;
 }

@@ -43,7 +43,7 @@ public sealed class ProcessGroup : IDisposable
         const string setsid = "/usr/bin/setsid";
         if (!File.Exists(setsid))
         {
-            throw new InfrastructureNotInstalledException("setsid (util-linux)", setsid);
+            throw new InfrastructureNotInstalledException("setsid (util-linux)", setsid, "sudo apt-get install -y util-linux");
         }
         var start = new ProcessStartInfo(setsid)
         {

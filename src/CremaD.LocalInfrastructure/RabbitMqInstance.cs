@@ -21,6 +21,9 @@ public sealed record RabbitMqOptions
 /// </summary>
 public sealed class RabbitMqInstance : InfrastructureInstance
 {
+    /// <summary>Installs the broker (Debian's package); named in "not installed" messages. No system service is needed.</summary>
+    public const string InstallCommand = "sudo apt-get install -y rabbitmq-server";
+
     private readonly RabbitMqOptions _options;
     private ProcessGroup? _server;
 
@@ -64,7 +67,7 @@ public sealed class RabbitMqInstance : InfrastructureInstance
     {
         if (!File.Exists(options.ServerPath))
         {
-            throw new InfrastructureNotInstalledException("rabbitmq-server", options.ServerPath);
+            throw new InfrastructureNotInstalledException("rabbitmq-server", options.ServerPath, InstallCommand);
         }
         for (var attempt = 1; ; attempt++)
         {

@@ -18,9 +18,13 @@ public sealed class TrainingRequestPoller(IBlobStore blobs, TrainingStops stops,
     public async Task<int> RunPendingAsync(CancellationToken cancellationToken)
     {
         var keys = new List<string>();
-        await foreach (var blob in blobs.ListAsync(BlobLayout.TrainingRequestsPrefix, cancellationToken).ConfigureAwait(false))
+        // The poll runs every few seconds whether or not there is work: untraced, or it would fill the dashboard's traces.
+        using (OpenTelemetry.SuppressInstrumentationScope.Begin())
         {
-            keys.Add(blob.Key);
+            await foreach (var blob in blobs.ListAsync(BlobLayout.TrainingRequestsPrefix, cancellationToken).ConfigureAwait(false))
+            {
+                keys.Add(blob.Key);
+            }
         }
         failures.KeepOnly(keys);
 

@@ -57,7 +57,7 @@ public sealed class RabbitMqMessagingTests(RabbitMqFixture rabbit)
         return app;
     }
 
-    [Fact]
+    [RequiresInfrastructureFact(Infrastructure.RabbitMq)]
     public async Task A_consumer_receives_a_published_contract_over_the_broker_and_health_includes_the_bus()
     {
         var inbox = new Inbox();
@@ -93,7 +93,7 @@ public sealed class RabbitMqMessagingTests(RabbitMqFixture rabbit)
         }
     }
 
-    [Fact]
+    [RequiresInfrastructureFact(Infrastructure.RabbitMq)]
     public async Task Transient_faults_are_retried_at_the_configured_intervals_then_go_to_the_error_queue()
     {
         var recovers = $"transient:2:{Guid.NewGuid():N}";
@@ -109,7 +109,7 @@ public sealed class RabbitMqMessagingTests(RabbitMqFixture rabbit)
         Assert.Equal("transient failure on attempt 3", headers["MT-Fault-Message"]);
     }
 
-    [Fact]
+    [RequiresInfrastructureFact(Infrastructure.RabbitMq)]
     public async Task Validation_errors_are_not_retried_but_go_straight_to_the_error_queue()
     {
         var invalid = $"invalid:{Guid.NewGuid():N}";
@@ -126,7 +126,7 @@ public sealed class RabbitMqMessagingTests(RabbitMqFixture rabbit)
         Assert.Equal(typeof(ArgumentOutOfRangeException).FullName, argumentHeaders["MT-Fault-ExceptionType"]);
     }
 
-    [Fact]
+    [RequiresInfrastructureFact(Infrastructure.RabbitMq)]
     public async Task An_invalid_run_message_is_refused_when_published_and_when_received()
     {
         var inbox = new Inbox();

@@ -28,7 +28,7 @@ public sealed class EndToEndTests(RabbitMqFixture rabbit, AzuriteFixture azurite
         Epochs = 2, BatchSize = 4, HiddenSize = 8, NumLayers = 1, Patience = 50, ShardSize = 8, Device = RunDevice.Cpu,
     };
 
-    [Fact]
+    [RequiresInfrastructureFact(Infrastructure.RabbitMq | Infrastructure.Azurite)]
     public async Task A_run_completes_through_the_services_with_its_artefacts_rejections_and_one_trace()
     {
         await using var cluster = new ServiceCluster(rabbit, azurite);
@@ -128,7 +128,7 @@ public sealed class EndToEndTests(RabbitMqFixture rabbit, AzuriteFixture azurite
             a => Assert.Equal(post.TraceId, a.TraceId));
     }
 
-    [Fact]
+    [RequiresInfrastructureFact(Infrastructure.RabbitMq | Infrastructure.Azurite)]
     public async Task A_missing_dataset_fails_the_run_and_the_api_says_why()
     {
         await using var cluster = new ServiceCluster(rabbit, azurite);

@@ -18,7 +18,7 @@ namespace CremaD.Services.Tests;
 [Collection(InfrastructureCollection.Name)]
 public sealed class ProcessKillTests(RabbitMqFixture rabbit, AzuriteFixture azurite)
 {
-    [Fact]
+    [RequiresInfrastructureFact(Infrastructure.RabbitMq | Infrastructure.Azurite)]
     public async Task A_feature_service_process_killed_while_it_holds_a_shard_loses_nothing_and_the_store_equals_an_undisturbed_one()
     {
         await using var cluster = new ProcessCluster(rabbit, azurite);
@@ -58,7 +58,7 @@ public sealed class ProcessKillTests(RabbitMqFixture rabbit, AzuriteFixture azur
         await AssertSameFeatureStoreAsync(cluster.Blobs, undisturbed.Features.FeatureStorePrefix!, status.Features.FeatureStorePrefix!);
     }
 
-    [Fact]
+    [RequiresInfrastructureFact(Infrastructure.RabbitMq | Infrastructure.Azurite)]
     public async Task A_trainer_process_killed_after_an_epoch_checkpoint_is_resumed_by_a_new_process_with_the_uninterrupted_artifacts()
     {
         await using var cluster = new ProcessCluster(rabbit, azurite);

@@ -15,7 +15,7 @@ public sealed class ResilienceTests(RabbitMqFixture rabbit, AzuriteFixture azuri
 {
     private static readonly RunConfig Config = EndToEndTests.TinyConfig with { Epochs = 16 };
 
-    [Fact]
+    [RequiresInfrastructureFact(Infrastructure.RabbitMq | Infrastructure.Azurite)]
     public async Task A_trainer_that_dies_after_a_checkpoint_is_resumed_by_another_once_its_lease_expires_with_the_uninterrupted_result()
     {
         await using var cluster = new ServiceCluster(rabbit, azurite);
@@ -59,7 +59,7 @@ public sealed class ResilienceTests(RabbitMqFixture rabbit, AzuriteFixture azuri
             await cluster.Blobs.ReadBytesAsync(BlobLayout.RunPrefix(runId) + "model/" + CremaD.Learning.ModelFiles.BestModel));
     }
 
-    [Fact]
+    [RequiresInfrastructureFact(Infrastructure.RabbitMq | Infrastructure.Azurite)]
     public async Task A_feature_worker_stopped_mid_shard_loses_nothing_the_shard_is_redelivered()
     {
         await using var cluster = new ServiceCluster(rabbit, azurite);
@@ -94,7 +94,7 @@ public sealed class ResilienceTests(RabbitMqFixture rabbit, AzuriteFixture azuri
         Assert.Equal(6, status.Evaluation!.Samples);
     }
 
-    [Fact]
+    [RequiresInfrastructureFact(Infrastructure.RabbitMq | Infrastructure.Azurite)]
     public async Task Cancelling_a_run_through_the_api_stops_its_training()
     {
         await using var cluster = new ServiceCluster(rabbit, azurite);

@@ -7,6 +7,7 @@ using CremaD.Telemetry;
 namespace CremaD.Storage.Tests;
 
 [Collection(AzuriteFixture.CollectionName)]
+[RequiresInfrastructure(Infrastructure.Azurite)]
 public sealed class AzureBlobStoreTests : BlobStoreContractTests, IAsyncLifetime
 {
     private readonly AzuriteFixture _azurite;
@@ -29,7 +30,7 @@ public sealed class AzureBlobStoreTests : BlobStoreContractTests, IAsyncLifetime
     public async Task DisposeAsync() =>
         await new BlobServiceClient(_azurite.ConnectionString).GetBlobContainerClient(_containerName).DeleteIfExistsAsync();
 
-    [Fact]
+    [RequiresInfrastructureFact(Infrastructure.Azurite)]
     public async Task The_container_is_created_on_first_use_and_etags_are_the_services()
     {
         var container = new BlobServiceClient(_azurite.ConnectionString).GetBlobContainerClient(_containerName);
@@ -45,7 +46,7 @@ public sealed class AzureBlobStoreTests : BlobStoreContractTests, IAsyncLifetime
         Assert.Equal($"Azure blob container '{_containerName}' at {_azurite.Instance.BlobEndpoint}/{_containerName}", store.Location);
     }
 
-    [Fact]
+    [RequiresInfrastructureFact(Infrastructure.Azurite)]
     public async Task Storage_requests_are_traced_through_the_azure_activity_sources()
     {
         Assert.True(AppContext.TryGetSwitch(AzureSdkTracing.ActivitySourceSwitch, out var enabled) && enabled);

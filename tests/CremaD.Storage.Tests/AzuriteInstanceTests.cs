@@ -5,7 +5,7 @@ namespace CremaD.Storage.Tests;
 
 public sealed class AzuriteInstanceTests
 {
-    [Theory]
+    [RequiresInfrastructureTheory(Infrastructure.Azurite)]
     [InlineData(true)]
     [InlineData(false)]
     public async Task Azurite_serves_blobs_until_disposed_and_leaves_nothing_behind(bool inMemory)
@@ -40,7 +40,9 @@ public sealed class AzuriteInstanceTests
         var error = await Assert.ThrowsAsync<InfrastructureNotInstalledException>(
             () => AzuriteInstance.StartAsync(new AzuriteOptions { ExecutablePath = "/nonexistent/azurite" }));
 
-        Assert.Contains(".ci/install-infrastructure.sh", error.Message);
+        Assert.Contains("/nonexistent/azurite", error.Message);
+        Assert.Contains("./test.sh", error.Message);
+        Assert.Contains("npm ci", error.Message);
     }
 
     [Fact]

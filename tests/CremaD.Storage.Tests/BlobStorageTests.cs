@@ -28,7 +28,7 @@ internal static class BlobTestSupport
 [Collection(AzuriteFixture.CollectionName)]
 public sealed class AzuriteBlobStorageTests(AzuriteFixture azurite)
 {
-    [Fact]
+    [RequiresInfrastructureFact(Infrastructure.Azurite)]
     public async Task The_store_from_the_aspire_connection_string_works_is_healthy_and_traced()
     {
         var container = BlobTestSupport.UniqueContainer();
@@ -60,7 +60,7 @@ public sealed class AzuriteBlobStorageTests(AzuriteFixture azurite)
         }
     }
 
-    [Fact]
+    [RequiresInfrastructureFact(Infrastructure.Azurite)]
     public async Task Unreachable_storage_makes_the_service_unready_but_alive()
     {
         var closed = azurite.ConnectionString.Replace($":{azurite.Instance.BlobPort}/", $":{FreePorts.AllocateOne()}/", StringComparison.Ordinal);

@@ -6,7 +6,8 @@ namespace CremaD.Storage.Tests;
 
 /// <summary>
 /// The behaviour every <see cref="IBlobStore"/> must have, run against each implementation (each test gets a
-/// fresh, empty store).
+/// fresh, empty store). The tests are RequiresInfrastructure facts so that an implementation's class can declare what
+/// its store needs (<c>[RequiresInfrastructure(Infrastructure.Azurite)]</c>) and be skipped without it outside CI.
 /// </summary>
 public abstract class BlobStoreContractTests
 {
@@ -19,7 +20,7 @@ public abstract class BlobStoreContractTests
 
     private static byte[] Bytes(string text) => Encoding.UTF8.GetBytes(text);
 
-    [Fact]
+    [RequiresInfrastructureFact]
     public async Task Uploaded_content_reads_back_with_its_size_and_etag()
     {
         var written = await Store.WriteBytesAsync("runs/r1/history.json", Bytes("{\"epochs\":3}"));
@@ -36,7 +37,7 @@ public abstract class BlobStoreContractTests
         Assert.Equal("{\"epochs\":3}", await Store.ReadTextAsync("runs/r1/history.json"));
     }
 
-    [Fact]
+    [RequiresInfrastructureFact]
     public async Task Overwriting_replaces_the_content_and_changes_the_etag_even_at_equal_size()
     {
         var first = await Store.WriteTextAsync("model.bin", "aaaa");
@@ -46,7 +47,7 @@ public abstract class BlobStoreContractTests
         Assert.Equal("bbbb", await Store.ReadTextAsync("model.bin"));
     }
 
-    [Fact]
+    [RequiresInfrastructureFact]
     public async Task A_forward_only_stream_uploads_and_reports_its_size()
     {
         var content = Enumerable.Range(0, 100_000).Select(i => (byte)(i * 7)).ToArray();
@@ -57,7 +58,7 @@ public abstract class BlobStoreContractTests
         Assert.Equal(content, await Store.ReadBytesAsync("features/train.bin"));
     }
 
-    [Fact]
+    [RequiresInfrastructureFact]
     public async Task A_missing_key_is_reported_as_missing_and_reading_it_names_the_key()
     {
         Assert.False(await Store.ExistsAsync("runs/none/history.json"));
@@ -74,7 +75,7 @@ public abstract class BlobStoreContractTests
         Assert.Empty(Directory.EnumerateFileSystemEntries(folder.Path));
     }
 
-    [Fact]
+    [RequiresInfrastructureFact]
     public async Task Listing_returns_the_keys_under_a_prefix_in_ordinal_order()
     {
         string[] keys = ["runs/a/2.json", "runs/a/1.json", "runs/ab/x.json", "runs/b/.hidden", "other.txt", "runs/a/sub/deep.bin"];
@@ -94,7 +95,7 @@ public abstract class BlobStoreContractTests
         }
     }
 
-    [Fact]
+    [RequiresInfrastructureFact]
     public async Task Delete_removes_the_blob()
     {
         await Store.WriteTextAsync("runs/r1/a.txt", "a");
@@ -107,7 +108,7 @@ public abstract class BlobStoreContractTests
         Assert.False(await Store.DeleteAsync("runs/r1/a.txt"));
     }
 
-    [Fact]
+    [RequiresInfrastructureFact]
     public async Task If_none_exists_creates_once_and_refuses_the_second_write()
     {
         await Store.WriteTextAsync("runs/r1/claim", "first", BlobWriteCondition.IfNoneExists);
@@ -121,7 +122,7 @@ public abstract class BlobStoreContractTests
         Assert.Equal("first", await Store.ReadTextAsync("runs/r1/claim"));
     }
 
-    [Fact]
+    [RequiresInfrastructureFact]
     public async Task If_match_writes_over_the_current_etag_and_refuses_a_stale_one()
     {
         var v1 = await Store.WriteTextAsync("runs/r1/state.json", "v1");
@@ -135,7 +136,7 @@ public abstract class BlobStoreContractTests
         Assert.Equal(v2.ETag, (await Store.GetInfoAsync("runs/r1/state.json"))!.ETag);
     }
 
-    [Fact]
+    [RequiresInfrastructureFact]
     public async Task If_match_on_a_missing_blob_fails()
     {
         var gone = await Store.WriteTextAsync("runs/r1/state.json", "v1");
@@ -146,7 +147,7 @@ public abstract class BlobStoreContractTests
         Assert.False(await Store.ExistsAsync("runs/r1/state.json"));
     }
 
-    [Fact]
+    [RequiresInfrastructureFact]
     public async Task Concurrent_creators_with_if_none_exists_produce_exactly_one_winner()
     {
         var attempts = Enumerable.Range(0, 8).Select(async writer =>
@@ -168,7 +169,7 @@ public abstract class BlobStoreContractTests
         Assert.Equal($"writer {winner}", await Store.ReadTextAsync("runs/r1/owner"));
     }
 
-    [Fact]
+    [RequiresInfrastructureFact]
     public async Task Optimistic_read_modify_write_loses_no_update_under_contention()
     {
         const int writers = 6;
@@ -200,7 +201,7 @@ public abstract class BlobStoreContractTests
         Assert.Equal(writers * incrementsEach, (await Store.ReadJsonAsync<Counter>("runs/r1/counter.json")).Value);
     }
 
-    [Fact]
+    [RequiresInfrastructureFact]
     public async Task Json_round_trips_and_invalid_json_is_reported_with_the_key()
     {
         var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
@@ -222,7 +223,7 @@ public abstract class BlobStoreContractTests
         await Assert.ThrowsAsync<InvalidDataException>(() => Store.ReadJsonAsync<Metrics>("runs/r1/null.json"));
     }
 
-    [Fact]
+    [RequiresInfrastructureFact]
     public async Task Files_upload_and_download_whole_and_replace_existing_files()
     {
         using var folder = new TempDirectory();
@@ -241,7 +242,7 @@ public abstract class BlobStoreContractTests
         Assert.Equal(["model.bin"], Directory.GetFiles(Path.GetDirectoryName(target)!).Select(Path.GetFileName));
     }
 
-    [Fact]
+    [RequiresInfrastructureFact]
     public async Task A_directory_round_trips_under_a_prefix()
     {
         using var folder = new TempDirectory();
@@ -275,7 +276,7 @@ public abstract class BlobStoreContractTests
         Assert.Equal(files.Count, Directory.GetFiles(target, "*", SearchOption.AllDirectories).Length);
     }
 
-    [Fact]
+    [RequiresInfrastructureFact]
     public async Task Uploading_a_missing_directory_names_it()
     {
         var missing = Path.Combine(Path.GetTempPath(), "cremad-no-such-dir-" + Guid.NewGuid().ToString("N"));
@@ -285,7 +286,7 @@ public abstract class BlobStoreContractTests
         Assert.Contains(missing, error.Message);
     }
 
-    [Theory]
+    [RequiresInfrastructureTheory]
     [InlineData("")]
     [InlineData("/runs/r1")]
     [InlineData("runs//r1")]
@@ -302,7 +303,7 @@ public abstract class BlobStoreContractTests
         await Assert.ThrowsAsync<ArgumentException>(() => Store.ExistsAsync(key));
     }
 
-    [Fact]
+    [RequiresInfrastructureFact]
     public async Task A_lease_excludes_other_owners_and_writers_until_released()
     {
         var lease = await Store.AcquireLeaseAsync("runs/r1/owner.lease", LeaseDuration);
@@ -327,7 +328,7 @@ public abstract class BlobStoreContractTests
         Assert.Null(await Store.TryAcquireLeaseAsync("runs/r1/owner.lease", LeaseDuration));
     }
 
-    [Fact]
+    [RequiresInfrastructureFact]
     public async Task Disposing_a_lease_releases_it()
     {
         await using (await Store.AcquireLeaseAsync("runs/r1/owner.lease", LeaseDuration))
@@ -339,7 +340,7 @@ public abstract class BlobStoreContractTests
         Assert.NotNull(next);
     }
 
-    [Fact]
+    [RequiresInfrastructureFact]
     public async Task An_expired_lease_can_be_taken_over_and_the_old_owner_learns_it_lost_it()
     {
         await Store.WriteTextAsync("runs/r1/owner.lease", "existing content stays");
@@ -359,7 +360,7 @@ public abstract class BlobStoreContractTests
         Assert.True(await Store.DeleteAsync("runs/r1/owner.lease"));
     }
 
-    [Theory]
+    [RequiresInfrastructureTheory]
     [InlineData(14)]
     [InlineData(61)]
     public async Task Lease_durations_outside_the_azure_limits_are_rejected(int seconds)

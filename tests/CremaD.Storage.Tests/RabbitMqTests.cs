@@ -23,7 +23,7 @@ public sealed class RabbitMqInstanceTests
 {
     private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(60);
 
-    [Fact]
+    [RequiresInfrastructureFact(Infrastructure.RabbitMq)]
     public async Task A_masstransit_bus_publishes_to_a_consumer_and_disposal_leaves_no_broker_process()
     {
         var broker = await RabbitMqInstance.StartAsync();
@@ -102,14 +102,15 @@ public sealed class RabbitMqInstanceTests
             () => RabbitMqInstance.StartAsync(new RabbitMqOptions { ServerPath = "/nonexistent/rabbitmq-server" }));
 
         Assert.Contains("/nonexistent/rabbitmq-server", error.Message);
-        Assert.Contains(".ci/install-infrastructure.sh", error.Message);
+        Assert.Contains("./test.sh", error.Message);
+        Assert.Contains("sudo apt-get install -y rabbitmq-server", error.Message);
     }
 }
 
 [Collection(RabbitMqFixture.CollectionName)]
 public sealed class RabbitMqFixtureTests(RabbitMqFixture rabbit)
 {
-    [Fact]
+    [RequiresInfrastructureFact(Infrastructure.RabbitMq)]
     public async Task The_shared_broker_routes_a_message_through_a_queue()
     {
         var factory = new ConnectionFactory { Uri = new Uri(rabbit.ConnectionString) };
@@ -132,7 +133,7 @@ public sealed class RabbitMqFixtureTests(RabbitMqFixture rabbit)
         Assert.Equal("features ready", Encoding.UTF8.GetString(result.Body.Span));
     }
 
-    [Fact]
+    [RequiresInfrastructureFact(Infrastructure.RabbitMq)]
     public void The_shared_broker_listens_on_loopback_only_with_its_own_node_and_ports()
     {
         var broker = rabbit.Instance;

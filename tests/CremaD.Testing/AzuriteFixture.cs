@@ -3,7 +3,7 @@ using CremaD.LocalInfrastructure;
 namespace CremaD.Testing;
 
 /// <summary>One private Azurite shared by a test collection.</summary>
-public sealed class AzuriteFixture() : InfrastructureFixture<AzuriteInstance>("Azurite", () => AzuriteInstance.StartAsync())
+public sealed class AzuriteFixture() : InfrastructureFixture<AzuriteInstance>("Azurite", Infrastructure.Azurite, () => AzuriteInstance.StartAsync())
 {
     public const string CollectionName = "Azurite";
 

@@ -3,7 +3,7 @@ using CremaD.LocalInfrastructure;
 namespace CremaD.Testing;
 
 /// <summary>One private RabbitMQ broker shared by a test collection.</summary>
-public sealed class RabbitMqFixture() : InfrastructureFixture<RabbitMqInstance>("RabbitMQ", () => RabbitMqInstance.StartAsync())
+public sealed class RabbitMqFixture() : InfrastructureFixture<RabbitMqInstance>("RabbitMQ", Infrastructure.RabbitMq, () => RabbitMqInstance.StartAsync())
 {
     public const string CollectionName = "RabbitMQ";
 
