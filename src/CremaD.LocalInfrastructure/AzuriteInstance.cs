@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace CremaD.LocalInfrastructure;
 
 /// <summary>Settings for <see cref="AzuriteInstance.StartAsync(AzuriteOptions, CancellationToken)"/>.</summary>
@@ -33,11 +31,12 @@ public sealed class AzuriteInstance : InfrastructureInstance
     public const string InstallCommand = "npm ci";
 
     private readonly AzuriteOptions _options;
-    private ProcessGroup? _server;
+    private readonly string _executable;
 
-    private AzuriteInstance(AzuriteOptions options) : base("azurite")
+    private AzuriteInstance(AzuriteOptions options, string executable) : base("azurite")
     {
         _options = options;
+        _executable = executable;
         var ports = FreePorts.Allocate(3);
         (BlobPort, QueuePort, TablePort) = (ports[0], ports[1], ports[2]);
     }
@@ -70,12 +69,6 @@ public sealed class AzuriteInstance : InfrastructureInstance
         .. location is null ? (string[])["--inMemoryPersistence"] : ["--location", location],
     ];
 
-    /// <summary>Process id (and process group id) of the emulator, while it runs.</summary>
-    public int? ServerProcessId => _server?.Id;
-
-    /// <summary>The server's console output (standard output and error), appended while it runs.</summary>
-    public string ConsoleLog => Path.Combine(Directory, "console.log");
-
     public static Task<AzuriteInstance> StartAsync(CancellationToken cancellationToken = default) =>
         StartAsync(new AzuriteOptions(), cancellationToken);
 
@@ -88,27 +81,7 @@ public sealed class AzuriteInstance : InfrastructureInstance
         {
             throw new InfrastructureNotInstalledException("Azurite", executable, $"{InstallCommand} (in the repository root)");
         }
-        for (var attempt = 1; ; attempt++)
-        {
-            var instance = new AzuriteInstance(options);
-            try
-            {
-                instance.Launch(executable);
-                await instance.WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false);
-                return instance;
-            }
-            catch (InfrastructureStartException e) when (e.ServerExited && attempt < 2)
-            {
-                // Most likely another process took one of the free ports before the server bound it:
-                // once more, with fresh ports.
-                await instance.DisposeAsync().ConfigureAwait(false);
-            }
-            catch
-            {
-                await instance.DisposeAsync().ConfigureAwait(false);
-                throw;
-            }
-        }
+        return await StartAsync(() => new AzuriteInstance(options, executable), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The repository's npm-installed launcher.</summary>
@@ -117,62 +90,39 @@ public sealed class AzuriteInstance : InfrastructureInstance
 
     protected override async Task StopAsync()
     {
-        if (_server is null)
+        if (Server is null)
         {
             return;
         }
         // Node exits promptly on SIGTERM; give it a moment to close its sockets, then make sure.
-        _server.Signal(ProcessGroup.SigTerm);
-        if (!await _server.WaitForExitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false))
+        Server.Signal(ProcessGroup.SigTerm);
+        if (!await Server.WaitForExitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false))
         {
-            _server.Signal(ProcessGroup.SigKill);
-            await _server.WaitForExitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            Server.Signal(ProcessGroup.SigKill);
+            await Server.WaitForExitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         }
-        _server.Dispose();
-        _server = null;
+        Server.Dispose();
+        Server = null;
     }
 
-    protected override string OrphanCleanupScript() =>
-        (_server is null ? "" : $"kill -9 -- -{_server.Id} 2>/dev/null; ") + base.OrphanCleanupScript();
+    protected override string DisplayName => "Azurite";
 
-    private void Launch(string executable)
+    protected override TimeSpan StartTimeout => _options.StartTimeout;
+
+    protected override string ReadinessDescription => $"its blob endpoint {BlobEndpoint} to answer HTTP";
+
+    protected override void Launch()
     {
         var arguments = Arguments(BlobPort, QueuePort, TablePort, _options.InMemoryPersistence ? null : Path.Combine(Directory, "data"));
-        _server = ProcessGroup.Start(executable, arguments, BaseEnvironment(), Directory, ConsoleLog);
-        StartWatchdog();
+        Server = ProcessGroup.Start(_executable, arguments, BaseEnvironment(), Directory, ConsoleLog);
     }
 
-    private async Task WaitUntilReadyAsync(CancellationToken cancellationToken)
+    protected override async Task<bool> IsReadyAsync(CancellationToken cancellationToken)
     {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        var clock = Stopwatch.StartNew();
-        Exception? lastFailure = null;
-        while (clock.Elapsed < _options.StartTimeout)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (_server!.HasExited)
-            {
-                throw new InfrastructureStartException(
-                    $"Azurite exited with code {_server.ExitCode} while starting.{Diagnostics()}", serverExited: true);
-            }
-            try
-            {
-                // Any HTTP answer (an unauthenticated request gets 403) means the blob service is up.
-                using var response = await http.GetAsync($"{BlobEndpoint}?comp=list", cancellationToken).ConfigureAwait(false);
-                return;
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
-            {
-                lastFailure = e;
-            }
-            await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken).ConfigureAwait(false);
-        }
-        throw new InfrastructureStartException(
-            $"Azurite's blob endpoint {BlobEndpoint} did not answer within {_options.StartTimeout.TotalSeconds:0} s" +
-            (lastFailure is null ? "." : $"; last attempt: {lastFailure.Message}.") + Diagnostics(),
-            serverExited: false, lastFailure);
+        // Any HTTP answer (an unauthenticated request gets 403) means the blob service is up.
+        using var response = await ReadinessClient.GetAsync($"{BlobEndpoint}?comp=list", cancellationToken).ConfigureAwait(false);
+        return true;
     }
 
-    private string Diagnostics() =>
-        $"{System.Environment.NewLine}--- {ConsoleLog} ---{System.Environment.NewLine}{ProcessGroup.ReadTail(ConsoleLog, 30)}";
+    private static readonly HttpClient ReadinessClient = new() { Timeout = TimeSpan.FromSeconds(5) };
 }

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace CremaD.LocalInfrastructure;
 
 /// <summary>Settings for <see cref="RabbitMqInstance.StartAsync(RabbitMqOptions, CancellationToken)"/>.</summary>
@@ -25,8 +23,6 @@ public sealed class RabbitMqInstance : InfrastructureInstance
     public const string InstallCommand = "sudo apt-get install -y rabbitmq-server";
 
     private readonly RabbitMqOptions _options;
-    private ProcessGroup? _server;
-
     private RabbitMqInstance(RabbitMqOptions options) : base("rabbitmq")
     {
         _options = options;
@@ -49,14 +45,8 @@ public sealed class RabbitMqInstance : InfrastructureInstance
     /// <summary>Erlang node name, unique per instance.</summary>
     public string NodeName { get; }
 
-    /// <summary>Process id (and process group id) of the broker, while it runs.</summary>
-    public int? ServerProcessId => _server?.Id;
-
     /// <summary>Folder of the broker's own log files.</summary>
     public string LogDirectory => Path.Combine(Directory, "log");
-
-    /// <summary>The server's console output (standard output and error), appended while it runs.</summary>
-    public string ConsoleLog => Path.Combine(Directory, "console.log");
 
     public static Task<RabbitMqInstance> StartAsync(CancellationToken cancellationToken = default) =>
         StartAsync(new RabbitMqOptions(), cancellationToken);
@@ -69,27 +59,7 @@ public sealed class RabbitMqInstance : InfrastructureInstance
         {
             throw new InfrastructureNotInstalledException("rabbitmq-server", options.ServerPath, InstallCommand);
         }
-        for (var attempt = 1; ; attempt++)
-        {
-            var instance = new RabbitMqInstance(options);
-            try
-            {
-                instance.Launch();
-                await instance.WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false);
-                return instance;
-            }
-            catch (InfrastructureStartException e) when (e.ServerExited && attempt < 2)
-            {
-                // Most likely another process took one of the free ports before the server bound it:
-                // once more, with fresh ports.
-                await instance.DisposeAsync().ConfigureAwait(false);
-            }
-            catch
-            {
-                await instance.DisposeAsync().ConfigureAwait(false);
-                throw;
-            }
-        }
+        return await StartAsync(() => new RabbitMqInstance(options), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The node's layout: directory, name and ports.</summary>
@@ -116,22 +86,22 @@ public sealed class RabbitMqInstance : InfrastructureInstance
     protected override async Task StopAsync()
     {
         var environment = BrokerEnvironment();
-        if (_server is not null)
+        if (Server is not null)
         {
-            if (!_server.HasExited)
+            if (!Server.HasExited)
             {
                 await ProcessGroup.RunAsync(RabbitmqCtlPath, ["stop"], environment, Directory,
                     Path.Combine(Directory, "rabbitmqctl.log"), TimeSpan.FromSeconds(60)).ConfigureAwait(false);
-                if (!await _server.WaitForExitAsync(TimeSpan.FromSeconds(20)).ConfigureAwait(false))
+                if (!await Server.WaitForExitAsync(TimeSpan.FromSeconds(20)).ConfigureAwait(false))
                 {
-                    _server.Signal(ProcessGroup.SigKill);
-                    await _server.WaitForExitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+                    Server.Signal(ProcessGroup.SigKill);
+                    await Server.WaitForExitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
                 }
             }
             // Helpers of the node (erl_child_setup, inet_gethost) may outlive it briefly.
-            _server.Signal(ProcessGroup.SigKill);
-            _server.Dispose();
-            _server = null;
+            Server.Signal(ProcessGroup.SigKill);
+            Server.Dispose();
+            Server = null;
         }
         // The node started epmd as a daemon on ERL_EPMD_PORT, outside its process group; it survives the node.
         if (File.Exists(EpmdPath))
@@ -144,64 +114,36 @@ public sealed class RabbitMqInstance : InfrastructureInstance
 
     protected override void KillAll()
     {
-        _server?.Signal(ProcessGroup.SigKill);
+        Server?.Signal(ProcessGroup.SigKill);
         foreach (var process in ProcessTable.Find(IsInstanceProcess))
         {
             ProcessGroup.SignalProcess(process.Id, ProcessGroup.SigKill);
         }
     }
 
-    protected override string OrphanCleanupScript() =>
-        (_server is null ? "" : $"kill -9 -- -{_server.Id} 2>/dev/null; ") + base.OrphanCleanupScript();
-
     private static string RabbitmqCtlPath => "/usr/lib/rabbitmq/bin/rabbitmqctl";
 
     private static string EpmdPath => File.Exists("/usr/bin/epmd") ? "/usr/bin/epmd" : "/usr/lib/erlang/bin/epmd";
 
-    private void Launch()
+    protected override string DisplayName => $"RabbitMQ ({NodeName})";
+
+    protected override TimeSpan StartTimeout => _options.StartTimeout;
+
+    protected override string ReadinessDescription => $"an AMQP connection on 127.0.0.1:{AmqpPort}";
+
+    protected override void Launch()
     {
         Node.WriteConfiguration();
-        _server = ProcessGroup.Start(_options.ServerPath, [], BrokerEnvironment(), Directory, ConsoleLog);
-        StartWatchdog();
+        Server = ProcessGroup.Start(_options.ServerPath, [], BrokerEnvironment(), Directory, ConsoleLog);
     }
 
-    private async Task WaitUntilReadyAsync(CancellationToken cancellationToken)
+    protected override async Task<bool> IsReadyAsync(CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
-        Exception? lastFailure = null;
-        while (clock.Elapsed < _options.StartTimeout)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (_server!.HasExited)
-            {
-                throw new InfrastructureStartException(
-                    $"RabbitMQ ({NodeName}) exited with code {_server.ExitCode} while starting.{Diagnostics()}", serverExited: true);
-            }
-            if (await FreePorts.IsListeningAsync(AmqpPort, cancellationToken).ConfigureAwait(false))
-            {
-                try
-                {
-                    await RabbitMqNode.CheckAmqpAsync(ConnectionString, cancellationToken).ConfigureAwait(false);
-                    return;
-                }
-                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-                {
-                    // The port opens before the broker finishes booting; try again.
-                    lastFailure = e;
-                }
-            }
-            await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken).ConfigureAwait(false);
-        }
-        throw new InfrastructureStartException(
-            $"RabbitMQ ({NodeName}) did not accept an AMQP connection on 127.0.0.1:{AmqpPort} within {_options.StartTimeout.TotalSeconds:0} s" +
-            (lastFailure is null ? "." : $"; last attempt: {lastFailure.Message}.") + Diagnostics(),
-            serverExited: false, lastFailure);
+        // The port opens before the broker finishes booting, so a refused AMQP handshake means "not yet" too.
+        if (!await FreePorts.IsListeningAsync(AmqpPort, cancellationToken).ConfigureAwait(false)) return false;
+        await RabbitMqNode.CheckAmqpAsync(ConnectionString, cancellationToken).ConfigureAwait(false);
+        return true;
     }
 
-    private string Diagnostics()
-    {
-        var nodeLog = Path.Combine(LogDirectory, NodeName + ".log");
-        return $"{System.Environment.NewLine}--- {ConsoleLog} ---{System.Environment.NewLine}{ProcessGroup.ReadTail(ConsoleLog, 30)}" +
-               $"{System.Environment.NewLine}--- {nodeLog} ---{System.Environment.NewLine}{ProcessGroup.ReadTail(nodeLog, 30)}";
-    }
+    protected override string Diagnostics() => base.Diagnostics() + LogTail(Path.Combine(LogDirectory, NodeName + ".log"));
 }

@@ -1,4 +1,5 @@
 using CremaD.Contracts;
+using CremaD.Testing;
 using Microsoft.Playwright;
 using Xunit.Abstractions;
 
@@ -13,7 +14,7 @@ namespace CremaD.RunsUi.Tests;
 /// </summary>
 public sealed class RunsUiBrowserTests(ITestOutputHelper output)
 {
-    [Fact]
+    [RequiresInfrastructureFact(Infrastructure.Chromium)]
     public async Task Shows_the_runs_a_completed_run_and_a_live_run_and_cancels_it()
     {
         var launch = Chromium.LaunchOptions();
