@@ -12,7 +12,21 @@ public sealed record BenchmarkOptions
     /// <summary>The dataset folder (either layout); default the repository's samples/demo.</summary>
     public required string DataRoot { get; init; }
 
-    public int Epochs { get; init; } = 2;
+    /// <summary>Maximum epochs; null: the recipe's default (RunConfig, as `cremad run`), early stopping included.</summary>
+    public int? Epochs { get; init; } = 3;
+
+    /// <summary>Rounds: each round measures every configuration once; the report gives each figure's median over the rounds.</summary>
+    public int Repeat { get; init; } = 3;
+
+    /// <summary>Measure the feature stage only: the distributed run is cancelled once its features are ready; the local side runs the feature stage alone.</summary>
+    public bool FeaturesOnly { get; init; }
+
+    /// <summary>
+    /// Pin each feature service to a core of its own (taskset; N services on cores 0..N-1) and the local feature stage to
+    /// as many cores as the largest count: so that 1 vs 2 services compares 1 vs 2 cores of extraction on a 2-core machine,
+    /// where one unpinned service already uses both cores.
+    /// </summary>
+    public bool PinFeatureServices { get; init; }
 
     /// <summary>Feature-service process counts to measure, each on a fresh container (features are not reused).</summary>
     public IReadOnlyList<int> FeatureInstances { get; init; } = [1, 2];
@@ -43,11 +57,15 @@ public sealed record BenchmarkOptions
 
         Starts a private RabbitMQ and Azurite, uploads a dataset, runs the services as separate processes (runs API,
         N feature services, trainer, evaluation), submits one run per feature-service count on a fresh container and
-        reports the feature stage's wall time and clips/s, the run's wall time, each process's peak memory, and the
+        repeats every configuration --repeat times, and reports (as medians over the rounds) the feature stage's wall time and clips/s, the run's wall time, each process's peak memory, and the
         distributed/local ratio against the same run through the local pipeline (`cremad run`).
 
           --data-root DIR           dataset folder (course or official layout); default samples/demo
-          --epochs N                maximum epochs (default 2)
+          --epochs N|default        maximum epochs (default 3); "default": the recipe's own (80, early stopping)
+          --repeat N                rounds of every configuration; figures are medians over them (default 3)
+          --features-only           measure the feature stage only (the runs are cancelled once features are ready)
+          --pin-feature-services    each feature service on a core of its own (taskset), the local stage on as many
+                                    cores as the most services: 1 vs 2 services = 1 vs 2 cores of extraction
           --feature-instances LIST  feature-service processes to measure, e.g. 1,2 (default 1,2)
           --shard-size N            clips per feature shard (default 64)
           --threads N               LibTorch threads for training and evaluation, both paths (default: library default)
@@ -81,7 +99,10 @@ public sealed record BenchmarkOptions
             {
                 "--help" or "-h" => null,
                 "--data-root" => options with { DataRoot = Path.GetFullPath(Value()) },
-                "--epochs" => options with { Epochs = Positive(arg, Value()) },
+                "--epochs" => options with { Epochs = Value() is "default" ? null : Positive(arg, args[i]) },
+                "--repeat" => options with { Repeat = Positive(arg, Value()) },
+                "--features-only" => options with { FeaturesOnly = true },
+                "--pin-feature-services" => options with { PinFeatureServices = true },
                 "--feature-instances" => options with
                 {
                     FeatureInstances = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -98,6 +119,10 @@ public sealed record BenchmarkOptions
                 _ => throw new BenchmarkUsageException($"unknown option '{arg}' (--help lists them)."),
             };
             if (options is null) return null;
+        }
+        if (options.PinFeatureServices && options.FeatureInstances.Max() > Environment.ProcessorCount)
+        {
+            throw new BenchmarkUsageException($"--pin-feature-services needs a core per feature service; this machine has {Environment.ProcessorCount}.");
         }
         if (!Directory.Exists(options.DataRoot)) throw new BenchmarkUsageException($"{options.DataRoot}: no such dataset folder.");
         return options;

@@ -29,35 +29,58 @@ public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progr
         var started = DateTimeOffset.UtcNow;
         var loadBefore = LoadAverage();
         var dataset = DatasetReader.Open(options.DataRoot, new DatasetOptions());
-        var config = new RunConfig { Epochs = options.Epochs, ShardSize = options.ShardSize };
+        var config = options.Epochs is { } epochs
+            ? new RunConfig { Epochs = epochs, ShardSize = options.ShardSize }
+            : new RunConfig { ShardSize = options.ShardSize };
         var scratch = Directory.CreateTempSubdirectory("cremad-benchmark-services-").FullName;
         try
         {
-            // Local first, while this process holds nothing else, so its peak memory is the run's.
-            var local = options.SkipLocal ? null : await RunLocalAsync(dataset, config, Path.Combine(scratch, "local"), cancellationToken);
-
             Report("starting a private RabbitMQ and Azurite");
             await using var rabbit = await RabbitMqInstance.StartAsync(cancellationToken);
             await using var azurite = await AzuriteInstance.StartAsync(cancellationToken);
-            var distributed = new List<DistributedResult>();
+            // One upload per feature-service count, reused by every round: each round deletes the feature store it made.
+            var containers = new Dictionary<int, (string Container, double UploadSeconds)>();
             foreach (var instances in options.FeatureInstances)
             {
-                distributed.Add(await RunDistributedAsync(instances, config, rabbit, azurite, Path.Combine(scratch, $"services-{instances}"),
-                    cancellationToken));
+                var container = $"bench-{instances}-{Guid.NewGuid().ToString("N")[..8]}";
+                Report($"uploading the dataset to container {container}");
+                var clock = Stopwatch.StartNew();
+                await BlobDataset.UploadAsync(BlobStoreFactory.FromConnectionString(azurite.ConnectionString, container), options.DataRoot, DatasetName,
+                    cancellationToken: cancellationToken);
+                containers[instances] = (container, clock.Elapsed.TotalSeconds);
             }
 
-            var overheads = local is null
-                ? []
-                : distributed.Where(d => d.Stage == "completed")
-                    .Select(d => new Overhead(d.FeatureInstances, d.TotalSeconds / local.TotalSeconds, d.FeatureSeconds / local.FeatureSeconds))
-                    .ToList();
+            // Rounds rather than all of one configuration then all of the next: a slow spell of the shared machine then
+            // touches every configuration about equally.
+            var local = new List<LocalResult>();
+            var distributed = new List<DistributedResult>();
+            for (var round = 1; round <= options.Repeat; round++)
+            {
+                Report($"round {round}/{options.Repeat}");
+                if (!options.SkipLocal)
+                {
+                    local.Add(options.FeaturesOnly
+                        ? await RunLocalFeaturesAsync(dataset, round, Path.Combine(scratch, $"local-{round}"), cancellationToken)
+                        : await RunLocalAsync(dataset, config, round, Path.Combine(scratch, $"local-{round}"), cancellationToken));
+                }
+                foreach (var instances in options.FeatureInstances)
+                {
+                    var (container, uploadSeconds) = containers[instances];
+                    distributed.Add(await RunDistributedAsync(instances, round, config, rabbit, azurite, container, uploadSeconds,
+                        Path.Combine(scratch, $"services-{instances}-{round}"), cancellationToken));
+                }
+            }
+
             var flags = new Dictionary<string, object>(config.ToFlags(), StringComparer.Ordinal)
             {
                 ["threads"] = options.Threads?.ToString(CultureInfo.InvariantCulture) ?? "default",
+                ["repeat"] = options.Repeat,
+                ["features_only"] = options.FeaturesOnly,
+                ["pinned_feature_services"] = options.PinFeatureServices,
             };
             var machine = new MachineInfo(Environment.ProcessorCount, RuntimeInformation.OSDescription, Environment.Version.ToString(),
                 ServiceProcess.BuildConfiguration, loadBefore, LoadAverage());
-            return new BenchmarkResults(started, machine, options.DataRoot, dataset.Clips.Count, flags, distributed, local, overheads);
+            return BenchmarkResults.Create(started, machine, options.DataRoot, dataset.Clips.Count, flags, distributed, local);
         }
         finally
         {
@@ -66,39 +89,63 @@ public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progr
         }
     }
 
-    private async Task<LocalResult> RunLocalAsync(Dataset dataset, RunConfig config, string output, CancellationToken cancellationToken)
+    private async Task<LocalResult> RunLocalAsync(Dataset dataset, RunConfig config, int round, string output, CancellationToken cancellationToken)
     {
-        Report("local run (LocalRun, what `cremad run` runs)");
+        Report("  local run (LocalRun, what `cremad run` runs)");
+        var before = ServiceProcess.ReadPeakMemoryBytes(Environment.ProcessId) ?? 0;
         var training = config.ToTrainingOptions(options.Threads);
-        var outcome = await LocalRun.ExecuteAsync(new RunRequest(dataset, output, training, new FeatureStageOptions()), null, cancellationToken);
+        var outcome = await LocalRun.ExecuteAsync(new RunRequest(dataset, output, training, LocalFeatureOptions()), null, cancellationToken);
         var durations = outcome.Manifest.Durations;
         var processed = outcome.Features.Extracted + outcome.Features.Rejected;
-        var result = new LocalResult(outcome.Features.Clips, durations.Features, processed / Math.Max(durations.Features, 1e-9),
+        var result = new LocalResult(round, outcome.Features.Clips, durations.Features, processed / Math.Max(durations.Features, 1e-9),
             durations.Training, durations.Evaluation, durations.Total, outcome.Training.EpochsRun, outcome.Manifest.Results.TestAccuracy,
-            Mib(ServiceProcess.ReadPeakMemoryBytes(Environment.ProcessId) ?? 0));
+            PeakMib(before));
         Report(string.Create(CultureInfo.InvariantCulture, $"  local: features {result.FeatureSeconds:F2} s, total {result.TotalSeconds:F2} s"));
+        TryDelete(output);
         return result;
     }
 
-    private async Task<DistributedResult> RunDistributedAsync(int featureInstances, RunConfig config, RabbitMqInstance rabbit,
-        AzuriteInstance azurite, string scratch, CancellationToken cancellationToken)
+    /// <summary>The local feature stage alone (what `cremad features` runs), into a fresh store.</summary>
+    private async Task<LocalResult> RunLocalFeaturesAsync(Dataset dataset, int round, string output, CancellationToken cancellationToken)
     {
-        var container = $"bench-{featureInstances}-{Guid.NewGuid().ToString("N")[..8]}";
-        var blobs = BlobStoreFactory.FromConnectionString(azurite.ConnectionString, container);
-        Report($"{featureInstances} feature service(s): uploading the dataset to container {container}");
+        Report("  local feature stage (what `cremad features` runs)");
+        var before = ServiceProcess.ReadPeakMemoryBytes(Environment.ProcessId) ?? 0;
         var clock = Stopwatch.StartNew();
-        await BlobDataset.UploadAsync(blobs, options.DataRoot, DatasetName, cancellationToken: cancellationToken);
-        var uploadSeconds = clock.Elapsed.TotalSeconds;
+        var features = await FeatureStage.RunAsync(dataset, output, LocalFeatureOptions(), null, cancellationToken);
+        var seconds = clock.Elapsed.TotalSeconds;
+        var processed = features.Extracted + features.Rejected;
+        var result = new LocalResult(round, features.Clips, seconds, processed / Math.Max(seconds, 1e-9), double.NaN, double.NaN, seconds, 0,
+            double.NaN, PeakMib(before));
+        Report(string.Create(CultureInfo.InvariantCulture, $"  local: features {seconds:F2} s ({result.ClipsPerSecond:F0} clips/s)"));
+        TryDelete(output);
+        return result;
+    }
 
+    /// <summary>One worker per core, or (pinned) as many as the most feature services measured: the same cores of extraction.</summary>
+    private FeatureStageOptions LocalFeatureOptions() =>
+        options.PinFeatureServices ? new FeatureStageOptions { NumWorkers = options.FeatureInstances.Max() } : new FeatureStageOptions();
+
+    /// <summary>
+    /// This process's peak resident memory, in MiB. VmHWM only grows, so a later round reports the largest so far: the
+    /// first round's figure is the clean one, and the report takes the median like every other figure.
+    /// </summary>
+    private static double PeakMib(long before) => Mib(Math.Max(before, ServiceProcess.ReadPeakMemoryBytes(Environment.ProcessId) ?? 0));
+
+    private async Task<DistributedResult> RunDistributedAsync(int featureInstances, int round, RunConfig config, RabbitMqInstance rabbit,
+        AzuriteInstance azurite, string container, double uploadSeconds, string scratch, CancellationToken cancellationToken)
+    {
+        var blobs = BlobStoreFactory.FromConnectionString(azurite.ConnectionString, container);
         var processes = new List<ServiceProcess>();
+        string? storePrefix = null;
         try
         {
-            clock.Restart();
-            var hosts = new List<(string Host, string Name)> { ("CremaD.RunsApi", "runs-api") };
-            hosts.AddRange(Enumerable.Range(1, featureInstances).Select(i => ("CremaD.FeatureService", $"features-{i}")));
-            hosts.Add(("CremaD.TrainerService", "trainer"));
-            hosts.Add(("CremaD.EvaluationService", "evaluation"));
-            var starting = hosts.Select(h => StartAsync(h.Host, h.Name, rabbit, azurite, container, scratch, cancellationToken)).ToList();
+            var clock = Stopwatch.StartNew();
+            var hosts = new List<(string Host, string Name, int[]? Cpus)> { ("CremaD.RunsApi", "runs-api", null) };
+            hosts.AddRange(Enumerable.Range(1, featureInstances)
+                .Select(i => ("CremaD.FeatureService", $"features-{i}", options.PinFeatureServices ? new[] { i - 1 } : null)));
+            hosts.Add(("CremaD.TrainerService", "trainer", null));
+            hosts.Add(("CremaD.EvaluationService", "evaluation", null));
+            var starting = hosts.Select(h => StartAsync(h.Host, h.Name, h.Cpus, rabbit, azurite, container, scratch, cancellationToken)).ToList();
             try
             {
                 await Task.WhenAll(starting);
@@ -108,7 +155,8 @@ public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progr
                 processes.AddRange(starting.Where(t => t.IsCompletedSuccessfully).Select(t => t.Result));
             }
             var startupSeconds = clock.Elapsed.TotalSeconds;
-            Report(string.Create(CultureInfo.InvariantCulture, $"  {processes.Count} processes up in {startupSeconds:F1} s; submitting the run"));
+            Report(string.Create(CultureInfo.InvariantCulture,
+                $"  {featureInstances} feature service(s): {processes.Count} processes up in {startupSeconds:F1} s; submitting the run"));
 
             var api = processes[0].Http;
             clock.Restart();
@@ -121,10 +169,11 @@ public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progr
             var runId = (await response.Content.ReadFromJsonAsync<SubmitRunResponse>(ServiceJson.Options, cancellationToken))!.RunId;
             var status = await WaitForRunAsync(api, runId, processes, cancellationToken);
             var clientSeconds = clock.Elapsed.TotalSeconds;
+            storePrefix = status.Features.FeatureStorePrefix;
 
             var memory = processes.Select(p => new ProcessMemory(p.Name, p.Host, Mib(p.PeakMemoryBytes()))).ToList();
-            var shardSeconds = await ShardSecondsAsync(blobs, status.Features.FeatureStorePrefix, cancellationToken);
-            var result = Summarise(featureInstances, status, shardSeconds, clientSeconds, startupSeconds, uploadSeconds, memory);
+            var shardSeconds = await ShardSecondsAsync(blobs, storePrefix, cancellationToken);
+            var result = Summarise(featureInstances, round, status, shardSeconds, clientSeconds, startupSeconds, uploadSeconds, memory);
             Report(string.Create(CultureInfo.InvariantCulture,
                 $"  {result.Stage}: features {result.FeatureSeconds:F2} s ({result.ClipsPerSecond:F0} clips/s), total {result.TotalSeconds:F2} s"));
             return result;
@@ -133,11 +182,15 @@ public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progr
         {
             foreach (var process in processes) await process.StopAsync(TimeSpan.FromSeconds(15));
             foreach (var process in processes) await process.DisposeAsync();
-            if (blobs is AzureBlobStore azure) await azure.Container.DeleteIfExistsAsync(cancellationToken: CancellationToken.None);
+            // The next round must extract again: the feature store is keyed by the dataset's fingerprint.
+            if (storePrefix is not null)
+            {
+                await foreach (var blob in blobs.ListAsync(storePrefix, CancellationToken.None)) await blobs.DeleteAsync(blob.Key, CancellationToken.None);
+            }
         }
     }
 
-    private Task<ServiceProcess> StartAsync(string host, string name, RabbitMqInstance rabbit, AzuriteInstance azurite, string container,
+    private Task<ServiceProcess> StartAsync(string host, string name, int[]? cpus, RabbitMqInstance rabbit, AzuriteInstance azurite, string container,
         string scratch, CancellationToken cancellationToken)
     {
         var environment = ServiceProcess.BaseEnvironment(rabbit.ConnectionString, azurite.ConnectionString, container,
@@ -147,7 +200,7 @@ public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progr
             environment["Trainer__Threads"] = threads.ToString(CultureInfo.InvariantCulture);
             environment["Evaluation__Threads"] = threads.ToString(CultureInfo.InvariantCulture);
         }
-        return ServiceProcess.StartAsync(host, name, environment, Path.Combine(scratch, "logs"), StartTimeout, cancellationToken);
+        return ServiceProcess.StartAsync(host, name, environment, Path.Combine(scratch, "logs"), StartTimeout, cancellationToken, cpus);
     }
 
     /// <summary>Follows the run through GET /runs/{id}, as a client would, until it finishes.</summary>
@@ -165,6 +218,11 @@ public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progr
                 if (stage != lastStage) Report($"  run {runId:D}: {stage}");
                 lastStage = stage;
                 if (status.Stage.IsTerminal()) return status;
+                if (options.FeaturesOnly && status.Timestamps.FeaturesReadyAt is not null)
+                {
+                    using var cancel = await api.PostAsync($"/runs/{runId:D}/cancel", null, cancellationToken);
+                    return status;
+                }
             }
             if (processes.FirstOrDefault(p => p.HasExited) is { } dead)
             {
@@ -188,7 +246,7 @@ public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progr
         return seconds;
     }
 
-    private static DistributedResult Summarise(int featureInstances, RunStatus status, IReadOnlyList<double> shardSeconds, double clientSeconds,
+    private static DistributedResult Summarise(int featureInstances, int round, RunStatus status, IReadOnlyList<double> shardSeconds, double clientSeconds,
         double startupSeconds, double uploadSeconds, IReadOnlyList<ProcessMemory> memory)
     {
         static double Seconds(DateTimeOffset? from, DateTimeOffset? to) => from is { } f && to is { } t ? (t - f).TotalSeconds : double.NaN;
@@ -199,6 +257,7 @@ public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progr
         var processed = features.ClipsExtracted + features.ClipsRejected;
         return new DistributedResult(
             featureInstances,
+            round,
             status.RunId,
             status.Stage.ToString().ToLowerInvariant(),
             features.ShardCount,

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Runtime.InteropServices;
@@ -52,53 +53,31 @@ public sealed class FeatureShardProcessor(IBlobStore store)
         }
 
         var clock = Stopwatch.StartNew();
-        var audio = await DownloadAsync(command.Clips, cancellationToken).ConfigureAwait(false);
+        var outcomes = await ExtractAllAsync(command.Clips, cancellationToken).ConfigureAwait(false);
 
-        var extractor = new ClipFeatureExtractor();
         var accumulator = new NormalisationAccumulator(Bands);
         var extracted = new List<ExtractedClip>();
         var sources = new List<ShardClipSource>();
         var rejected = new List<ClipRejection>();
         using var features = new MemoryStream();
         double audioSeconds = 0;
+        // In the command's order, whatever order the clips finished in: the shard's bytes depend on the command alone.
         for (var i = 0; i < command.Clips.Count; i++)
         {
-            cancellationToken.ThrowIfCancellationRequested();
             var clip = command.Clips[i];
-            var (bytes, info) = audio[i];
-            if (bytes is null || info is null)
+            var (clipFeatures, info, rejection) = outcomes[i];
+            if (rejection is not null)
             {
-                rejected.Add(new ClipRejection(clip.Key, "audio file not found", RejectionStage.Audio));
+                rejected.Add(new ClipRejection(clip.Key, rejection, RejectionStage.Audio));
                 continue;
             }
-            ClipFeatures clipFeatures;
-            try
-            {
-                clipFeatures = extractor.FromBytes(bytes, clip.Key);
-            }
-            catch (AudioFormatException e)
-            {
-                rejected.Add(new ClipRejection(clip.Key, e.Reason, RejectionStage.Audio));
-                continue;
-            }
-            if (clipFeatures.Frames <= 0)
-            {
-                rejected.Add(new ClipRejection(clip.Key, "no feature frames", RejectionStage.Audio));
-                continue;
-            }
-            var data = clipFeatures.Data.AsSpan(0, clipFeatures.Frames * Bands);
-            if (!AllFinite(data))
-            {
-                // The extractor guarantees finite output; this keeps a bug from poisoning the normalisation.
-                rejected.Add(new ClipRejection(clip.Key, "features contain NaN or infinity", RejectionStage.Audio));
-                continue;
-            }
+            var data = clipFeatures!.Data.AsSpan(0, clipFeatures.Frames * Bands);
             if (clip.Partition == ClipPartition.Train) accumulator.AddClip(data, clipFeatures.Frames);
             var offset = features.Position;
             features.Write(MemoryMarshal.AsBytes(data)); // little-endian float32, as the local store's part files
             extracted.Add(new ExtractedClip(clip.Key, clip.Id, clip.Label, clip.Partition, clip.Actor, clipFeatures.Frames, offset,
                 clipFeatures.DurationSeconds, clipFeatures.Warnings.ToArray()));
-            sources.Add(new ShardClipSource(clipFeatures.SourceSampleRate, info.Size, info.LastModified));
+            sources.Add(new ShardClipSource(clipFeatures.SourceSampleRate, info!.Size, info.LastModified));
             audioSeconds += clipFeatures.DurationSeconds;
         }
 
@@ -141,25 +120,62 @@ public sealed class FeatureShardProcessor(IBlobStore store)
         }
     }
 
-    private async Task<(byte[]? Bytes, BlobInfo? Info)[]> DownloadAsync(IReadOnlyList<ShardClip> clips, CancellationToken cancellationToken)
+    /// <summary>
+    /// Every clip of the shard downloaded (one GET each) and extracted, downloads overlapping extraction: up to
+    /// <see cref="DownloadParallelism"/> clips in flight, at most one extraction per core. Holds features, not audio:
+    /// a clip's bytes are dropped once it is extracted.
+    /// </summary>
+    private async Task<ClipOutcome[]> ExtractAllAsync(IReadOnlyList<ShardClip> clips, CancellationToken cancellationToken)
     {
-        var results = new (byte[]?, BlobInfo?)[clips.Count];
+        var outcomes = new ClipOutcome[clips.Count];
+        var extractors = new ConcurrentBag<ClipFeatureExtractor>(); // not thread-safe: one per concurrent extraction
+        using var cores = new SemaphoreSlim(Environment.ProcessorCount);
         await Parallel.ForAsync(0, clips.Count,
             new ParallelOptions { MaxDegreeOfParallelism = DownloadParallelism, CancellationToken = cancellationToken },
             async (i, ct) =>
             {
-                var info = await store.GetInfoAsync(clips[i].Key, ct).ConfigureAwait(false);
-                if (info is null) return;
+                var blob = await store.TryReadAllAsync(clips[i].Key, ct).ConfigureAwait(false);
+                if (blob is null)
+                {
+                    outcomes[i] = ClipOutcome.Rejected("audio file not found");
+                    return;
+                }
+                await cores.WaitAsync(ct).ConfigureAwait(false);
+                var extractor = extractors.TryTake(out var pooled) ? pooled : new ClipFeatureExtractor();
                 try
                 {
-                    results[i] = (await store.ReadBytesAsync(clips[i].Key, ct).ConfigureAwait(false), info);
+                    outcomes[i] = Extract(extractor, blob, clips[i].Key);
                 }
-                catch (BlobNotFoundException)
+                finally
                 {
-                    // Deleted since it was listed: rejected as missing.
+                    extractors.Add(extractor);
+                    cores.Release();
                 }
             }).ConfigureAwait(false);
-        return results;
+        return outcomes;
+    }
+
+    private static ClipOutcome Extract(ClipFeatureExtractor extractor, BlobContent blob, string key)
+    {
+        ClipFeatures features;
+        try
+        {
+            features = extractor.FromBytes(blob.Content.Span, key);
+        }
+        catch (AudioFormatException e)
+        {
+            return ClipOutcome.Rejected(e.Reason);
+        }
+        if (features.Frames <= 0) return ClipOutcome.Rejected("no feature frames");
+        // The extractor guarantees finite output; this keeps a bug from poisoning the normalisation.
+        if (!AllFinite(features.Data.AsSpan(0, features.Frames * Bands))) return ClipOutcome.Rejected("features contain NaN or infinity");
+        return new ClipOutcome(features, blob.Info, null);
+    }
+
+    /// <summary>A clip's features and the version of the blob they came from, or why it was rejected.</summary>
+    private readonly record struct ClipOutcome(ClipFeatures? Features, BlobInfo? Info, string? Rejection)
+    {
+        public static ClipOutcome Rejected(string reason) => new(null, null, reason);
     }
 
     private static bool AllFinite(ReadOnlySpan<float> data)

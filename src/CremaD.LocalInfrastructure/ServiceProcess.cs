@@ -81,7 +81,7 @@ public sealed class ServiceProcess : IAsyncDisposable
     /// </summary>
     /// <exception cref="InvalidOperationException">The host exited or was not healthy within <paramref name="startTimeout"/>; the message holds its log tail.</exception>
     public static async Task<ServiceProcess> StartAsync(string host, string name, IReadOnlyDictionary<string, string?> environment,
-        string logDirectory, TimeSpan startTimeout, CancellationToken cancellationToken = default)
+        string logDirectory, TimeSpan startTimeout, CancellationToken cancellationToken = default, IReadOnlyList<int>? cpus = null)
     {
         var assembly = HostAssembly(host);
         if (!File.Exists(assembly))
@@ -104,7 +104,11 @@ public sealed class ServiceProcess : IAsyncDisposable
         foreach (var (key, value) in environment) variables[key] = value;
 
         var logFile = Path.Combine(logDirectory, name + ".log");
-        var group = ProcessGroup.Start(DotnetHost(), [assembly], variables, Path.GetDirectoryName(assembly)!, logFile);
+        // taskset execs the host in its own place (same process, same group) with the affinity set; .NET then sizes its
+        // thread pool and Environment.ProcessorCount to those cores.
+        var group = cpus is { Count: > 0 }
+            ? ProcessGroup.Start("taskset", ["-c", string.Join(',', cpus), DotnetHost(), assembly], variables, Path.GetDirectoryName(assembly)!, logFile)
+            : ProcessGroup.Start(DotnetHost(), [assembly], variables, Path.GetDirectoryName(assembly)!, logFile);
         var watchdog = StartWatchdog(group.Id, Path.Combine(logDirectory, name + ".watchdog.log"));
         var service = new ServiceProcess(name, host, group, watchdog, address);
         try

@@ -54,6 +54,23 @@ public sealed class AzureBlobStore : IBlobStore
         }
     }
 
+    public async Task<BlobContent?> TryReadAllAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var blob = await BlobAsync(key, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // One GET; its response headers carry the properties, so no HEAD is needed.
+            var download = (await blob.DownloadContentAsync(cancellationToken).ConfigureAwait(false)).Value;
+            var details = download.Details;
+            var content = download.Content.ToMemory();
+            return new BlobContent(new BlobInfo(key, content.Length, details.LastModified, ETagText(details.ETag)), content);
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            return null;
+        }
+    }
+
     public async Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken = default)
     {
         var blob = await BlobAsync(key, cancellationToken).ConfigureAwait(false);

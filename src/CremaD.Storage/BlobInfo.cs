@@ -9,3 +9,6 @@ namespace CremaD.Storage;
 /// to write only if nobody else has written since it was read.
 /// </param>
 public sealed record BlobInfo(string Key, long Size, DateTimeOffset LastModified, string ETag);
+
+/// <summary>A blob read whole: its content and what the store knows about it (the version the content is of).</summary>
+public sealed record BlobContent(BlobInfo Info, ReadOnlyMemory<byte> Content);

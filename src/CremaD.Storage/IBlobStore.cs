@@ -18,6 +18,12 @@ public interface IBlobStore
     /// <summary>Size, last-modified time and ETag of the blob, or null when it does not exist.</summary>
     Task<BlobInfo?> GetInfoAsync(string key, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The blob's whole content with its properties, in one request (where <see cref="GetInfoAsync"/> and
+    /// <see cref="OpenReadAsync"/> take two); null when it does not exist.
+    /// </summary>
+    Task<BlobContent?> TryReadAllAsync(string key, CancellationToken cancellationToken = default);
+
     /// <summary>Opens the blob's content for reading; the caller disposes the stream.</summary>
     /// <exception cref="BlobNotFoundException">No blob exists under the key.</exception>
     Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken = default);

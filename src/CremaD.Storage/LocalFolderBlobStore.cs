@@ -82,6 +82,27 @@ public sealed class LocalFolderBlobStore : IBlobStore
         return Task.FromResult(file.Exists ? InfoOf(key, file) : null);
     }
 
+    public async Task<BlobContent?> TryReadAllAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var path = PathOf(key);
+        try
+        {
+            // The open handle keeps the content it opened if a writer renames a new file over the path meanwhile.
+            await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete,
+                bufferSize: 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            // Properties of the open file itself, not of whatever the path names by now.
+            var written = File.GetLastWriteTimeUtc(stream.SafeFileHandle);
+            var content = new byte[stream.Length];
+            await stream.ReadExactlyAsync(content, cancellationToken).ConfigureAwait(false);
+            return new BlobContent(new BlobInfo(key, content.Length, new DateTimeOffset(written, TimeSpan.Zero), ETagOf(written, content.Length)), content);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException
+                                  || (e is UnauthorizedAccessException && Directory.Exists(path)))
+        {
+            return null;
+        }
+    }
+
     public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken = default)
     {
         var path = PathOf(key);

@@ -5,26 +5,28 @@ using CremaD.Telemetry;
 
 namespace CremaD.Training.Service;
 
-/// <summary>Puts a model directory into its model prefix: after every epoch (the checkpoint) and when training ends.</summary>
+/// <summary>Puts files of a model directory into the run's model prefix (<see cref="ModelUploads"/> decides which and when).</summary>
 public sealed class ModelUploader(IBlobStore blobs)
 {
-    /// <summary>Every file of the model directory, the checkpoint last (so the checkpoint never refers to files not yet stored).</summary>
+    /// <summary>
+    /// Uploads <paramref name="names"/> from <paramref name="sourceDirectory"/>, the checkpoint last, so that a stored
+    /// checkpoint never refers to files not yet stored.
+    /// </summary>
     /// <exception cref="TrainingStepException">An upload failed; the message names the blob.</exception>
-    public async Task UploadAsync(Guid runId, string modelDirectory, string modelPrefix, CancellationToken cancellationToken)
+    public async Task UploadAsync(Guid runId, string sourceDirectory, IEnumerable<string> names, string modelPrefix, CancellationToken cancellationToken)
     {
         using var upload = CremaDTelemetry.Training.StartRunActivity("blob upload model", runId);
-        var files = Directory.GetFiles(modelDirectory).Select(Path.GetFileName).OfType<string>()
-            .OrderBy(name => name == ModelFiles.Checkpoint ? 1 : 0).ThenBy(name => name, StringComparer.Ordinal).ToList();
+        var ordered = names.OrderBy(name => name == ModelFiles.Checkpoint ? 1 : 0).ThenBy(name => name, StringComparer.Ordinal).ToList();
         long bytes = 0;
-        foreach (var name in files)
+        foreach (var name in ordered)
         {
-            var path = Path.Combine(modelDirectory, name);
+            var path = Path.Combine(sourceDirectory, name);
             bytes += new FileInfo(path).Length;
             var key = BlobLayout.FileKey(modelPrefix, name);
             await TrainingStep.RunAsync($"uploading '{key}'", () => blobs.UploadFileAsync(key, path, cancellationToken), cancellationToken)
                 .ConfigureAwait(false);
         }
-        upload?.SetTag("cremad.files", files.Count);
+        upload?.SetTag("cremad.files", ordered.Count);
         upload?.SetTag("cremad.bytes", bytes);
     }
 }

@@ -18,7 +18,7 @@ namespace CremaD.Training.Service;
 /// One training, under the run's lease (<see cref="TrainingLeaseKeeper"/>) and stopped when the run is
 /// (<see cref="TrainingStops"/>): stages the feature store locally, resumes from the checkpoint in blob storage when
 /// there is one, trains with the same <see cref="TrainingStage"/> as <c>cremad run</c>, uploads the checkpoint after
-/// every epoch and publishes progress (<see cref="TrainingProgress"/>), then uploads the model, publishes
+/// every epoch (overlapping the next: <see cref="ModelUploads"/>) and publishes progress (<see cref="TrainingProgress"/>), then uploads the model, publishes
 /// <see cref="TrainingCompleted"/> and drops the request. A training that itself fails (unusable data, a model error)
 /// fails the run; a storage or broker failure is a <see cref="TrainingStepException"/>, for the attempt to be retried.
 /// </summary>
@@ -108,7 +108,8 @@ public sealed class TrainingJob(IBlobStore blobs, IBus bus, ServiceWorkOptions w
         activity?.SetTag("cremad.resumed", resume);
 
         var trainingOptions = command.Config.ToTrainingOptions(options.Threads);
-        var progress = new TrainingProgress(bus, uploader, stops, failures, requestKey, runId, modelDirectory, modelPrefix, trainingOptions.Epochs,
+        await using var uploads = new ModelUploads(uploader, runId, modelDirectory, modelPrefix);
+        var progress = new TrainingProgress(bus, uploads, stops, failures, requestKey, runId, trainingOptions.Epochs,
             activity?.Context ?? parent, job);
         TrainingResult result;
         try
@@ -129,7 +130,7 @@ public sealed class TrainingJob(IBlobStore blobs, IBus bus, ServiceWorkOptions w
             return;
         }
 
-        await uploader.UploadAsync(runId, modelDirectory, modelPrefix, cancellationToken).ConfigureAwait(false);
+        await uploads.CompleteAsync(cancellationToken).ConfigureAwait(false);
         var completed = new TrainingCompleted(runId, modelPrefix, BlobLayout.FileKey(modelPrefix, ArtifactNames.History), result.EpochsRun, result.BestEpoch,
             Math.Clamp(result.BestValidationAccuracy, 0, 1), result.StoppedEarly, clock.Elapsed.TotalSeconds, DateTimeOffset.UtcNow);
         await TrainingStep.RunAsync($"writing '{resultKey}'",

@@ -10,13 +10,13 @@ namespace CremaD.Training.Service;
 
 /// <summary>
 /// What a distributed training does between epochs, on the training thread: an <c>epoch</c> span and the epoch's
-/// metrics, the checkpoint to blob storage, progress published (<see cref="ContractTrainingStarted"/>,
+/// metrics, the checkpoint to blob storage (in the background: <see cref="ModelUploads"/>), progress published (<see cref="ContractTrainingStarted"/>,
 /// <see cref="TrainingEpochCompleted"/>), the run's failure count reset (it is moving), and a look at whether the run
 /// was stopped meanwhile, which ends the training after this epoch.
 /// </summary>
 /// <remarks>A storage or broker failure in a callback surfaces as <see cref="TrainingStepException"/>: the attempt is retried, the run not failed.</remarks>
-public sealed class TrainingProgress(IBus bus, ModelUploader uploader, TrainingStops stops, TrainingFailureLedger failures, string requestKey,
-    Guid runId, string modelDirectory, string modelPrefix, int maxEpochs, ActivityContext parent, CancellationTokenSource job) : ITrainingObserver
+public sealed class TrainingProgress(IBus bus, ModelUploads uploads, TrainingStops stops, TrainingFailureLedger failures, string requestKey,
+    Guid runId, int maxEpochs, ActivityContext parent, CancellationTokenSource job) : ITrainingObserver
 {
     private readonly CancellationToken cancellationToken = job.Token;
 
@@ -40,7 +40,12 @@ public sealed class TrainingProgress(IBus bus, ModelUploader uploader, TrainingS
             epoch?.SetTag("cremad.learning_rate", record.LearningRate);
         }
         TrainingMetrics.RecordEpoch(runId, record);
-        Step($"uploading the model after epoch {record.Epoch}", () => uploader.UploadAsync(runId, modelDirectory, modelPrefix, cancellationToken));
+        // The upload overlaps the next epoch; a failure of the previous epoch's upload surfaces here.
+        Step($"uploading the model after epoch {record.Epoch}", () =>
+        {
+            uploads.QueueEpoch(cancellationToken);
+            return Task.CompletedTask;
+        });
         failures.Forget(requestKey);
         var epochProgress = new ContractEpoch(record.Epoch, record.TrainLoss, record.TrainAccuracy, record.ValidationLoss,
             record.ValidationAccuracy, record.LearningRate, record.Seconds, progress.BestEpoch, Math.Clamp(progress.BestValidationAccuracy, 0, 1));

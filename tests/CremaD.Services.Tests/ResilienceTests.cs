@@ -122,12 +122,23 @@ public sealed class ResilienceTests(RabbitMqFixture rabbit, AzuriteFixture azuri
     {
         public override async Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken = default)
         {
+            await HangOnAsync(key, cancellationToken);
+            return await base.OpenReadAsync(key, cancellationToken);
+        }
+
+        public override async Task<BlobContent?> TryReadAllAsync(string key, CancellationToken cancellationToken = default)
+        {
+            await HangOnAsync(key, cancellationToken);
+            return await base.TryReadAllAsync(key, cancellationToken);
+        }
+
+        private async Task HangOnAsync(string key, CancellationToken cancellationToken)
+        {
             if (key.Contains(keyFragment, StringComparison.Ordinal))
             {
                 stuck.TrySetResult();
                 await Task.Delay(Timeout.Infinite, cancellationToken);
             }
-            return await base.OpenReadAsync(key, cancellationToken);
         }
     }
 
@@ -159,6 +170,7 @@ internal class DelegatingBlobStore(IBlobStore inner) : IBlobStore
     public string Location => inner.Location;
     public virtual Task<bool> ExistsAsync(string key, CancellationToken cancellationToken = default) => inner.ExistsAsync(key, cancellationToken);
     public virtual Task<BlobInfo?> GetInfoAsync(string key, CancellationToken cancellationToken = default) => inner.GetInfoAsync(key, cancellationToken);
+    public virtual Task<BlobContent?> TryReadAllAsync(string key, CancellationToken cancellationToken = default) => inner.TryReadAllAsync(key, cancellationToken);
     public virtual Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken = default) => inner.OpenReadAsync(key, cancellationToken);
     public virtual Task<BlobInfo> UploadAsync(string key, Stream content, BlobWriteCondition? condition = null, CancellationToken cancellationToken = default) =>
         inner.UploadAsync(key, content, condition, cancellationToken);

@@ -48,6 +48,23 @@ public abstract class BlobStoreContractTests
     }
 
     [RequiresInfrastructureFact]
+    public async Task Reading_whole_returns_the_content_with_the_properties_of_that_version_and_null_when_missing()
+    {
+        var content = Enumerable.Range(0, 70_000).Select(i => (byte)(i * 13)).ToArray();
+        var written = await Store.WriteBytesAsync("datasets/d/AudioWAV/1001_DFA_ANG_XX.wav", content);
+
+        var read = await Store.TryReadAllAsync("datasets/d/AudioWAV/1001_DFA_ANG_XX.wav");
+
+        Assert.NotNull(read);
+        Assert.Equal(content, read.Content.ToArray());
+        var info = await Store.GetInfoAsync("datasets/d/AudioWAV/1001_DFA_ANG_XX.wav");
+        Assert.Equal(info, read.Info);
+        Assert.Equal(written.ETag, read.Info.ETag);
+        Assert.Equal(content.Length, read.Info.Size);
+        Assert.Null(await Store.TryReadAllAsync("datasets/d/AudioWAV/missing.wav"));
+    }
+
+    [RequiresInfrastructureFact]
     public async Task A_forward_only_stream_uploads_and_reports_its_size()
     {
         var content = Enumerable.Range(0, 100_000).Select(i => (byte)(i * 7)).ToArray();

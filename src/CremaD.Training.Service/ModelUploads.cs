@@ -1,0 +1,68 @@
+namespace CremaD.Training.Service;
+
+/// <summary>
+/// The uploads of one training's model directory. After an epoch (<see cref="QueueEpoch"/>, on the training thread)
+/// the files that changed since they were last stored are copied to a snapshot folder and uploaded from there in the
+/// background while the next epoch trains: the training does not wait on storage, and the snapshot keeps the stored
+/// files one epoch's consistent set (the checkpoint last) while training rewrites the originals. At most one upload
+/// is in flight; the next epoch's queueing waits for it and rethrows its failure, so a storage fault still ends the
+/// attempt (which resumes from the last checkpoint stored: at most one epoch earlier, and resume is exact).
+/// Unchanged files (the best model, when the epoch did not improve it) are not uploaded again.
+/// </summary>
+public sealed class ModelUploads(ModelUploader uploader, Guid runId, string modelDirectory, string modelPrefix) : IAsyncDisposable
+{
+    private readonly string _snapshot = modelDirectory.TrimEnd(Path.DirectorySeparatorChar) + ".uploading";
+    // What is stored, by file name: the stamp (length, last write) the file had when it was copied for upload.
+    private readonly Dictionary<string, (long Length, DateTime Written)> _stored = new(StringComparer.Ordinal);
+    private Task _pending = Task.CompletedTask;
+
+    /// <summary>Waits for the previous epoch's upload, then starts uploading what this epoch changed.</summary>
+    /// <exception cref="TrainingStepException">The previous epoch's upload failed.</exception>
+    public void QueueEpoch(CancellationToken cancellationToken)
+    {
+        _pending.GetAwaiter().GetResult();
+        var changed = Changed();
+        if (changed.Count == 0) return;
+        if (Directory.Exists(_snapshot)) Directory.Delete(_snapshot, recursive: true);
+        Directory.CreateDirectory(_snapshot);
+        foreach (var (name, _) in changed)
+        {
+            File.Copy(Path.Combine(modelDirectory, name), Path.Combine(_snapshot, name));
+        }
+        _pending = UploadAsync(_snapshot, changed, cancellationToken);
+    }
+
+    /// <summary>Waits for the last epoch's upload, then uploads whatever is not stored yet, from the model directory itself.</summary>
+    /// <exception cref="TrainingStepException">An upload failed.</exception>
+    public async Task CompleteAsync(CancellationToken cancellationToken)
+    {
+        await _pending.ConfigureAwait(false);
+        var changed = Changed();
+        if (changed.Count > 0) await UploadAsync(modelDirectory, changed, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await _pending.ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Observed here only when the training ended another way first (stopped, failed): the attempt's outcome stands.
+        }
+        if (Directory.Exists(_snapshot)) Directory.Delete(_snapshot, recursive: true);
+    }
+
+    private async Task UploadAsync(string source, List<(string Name, (long, DateTime) Stamp)> files, CancellationToken cancellationToken)
+    {
+        await uploader.UploadAsync(runId, source, files.Select(file => file.Name), modelPrefix, cancellationToken).ConfigureAwait(false);
+        foreach (var (name, stamp) in files) _stored[name] = stamp;
+    }
+
+    private List<(string Name, (long, DateTime) Stamp)> Changed() =>
+        new DirectoryInfo(modelDirectory).GetFiles()
+            .Select(file => (file.Name, Stamp: (file.Length, file.LastWriteTimeUtc)))
+            .Where(file => !_stored.TryGetValue(file.Name, out var stored) || stored != file.Stamp)
+            .ToList();
+}
