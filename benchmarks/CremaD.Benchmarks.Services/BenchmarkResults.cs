@@ -13,6 +13,8 @@ public sealed record ProcessMemory(string Name, string Host, double PeakMemoryMi
 /// <param name="ClipsPerSecond">Clips processed (extracted + rejected audio) per second of <paramref name="FeatureSeconds"/>.</param>
 /// <param name="AudioSecondsPerSecond">Seconds of audio extracted per second of <paramref name="FeatureSeconds"/>.</param>
 /// <param name="TrainingSeconds">FeaturesReadyAt → TrainingCompletedAt (hand-over, staging and training).</param>
+/// <param name="TrainingStartSeconds">FeaturesReadyAt → TrainingStartedAt: hand-over to the trainer, staging the features, building the model.</param>
+/// <param name="EpochSeconds">The epochs' own wall times, summed (the rest of <paramref name="TrainingSeconds"/> is hand-over, staging and upload).</param>
 /// <param name="EvaluationSeconds">TrainingCompletedAt → FinishedAt (hand-over, staging, evaluation, upload).</param>
 /// <param name="TotalSeconds">SubmittedAt → FinishedAt, as the run's status records them.</param>
 /// <param name="ClientSeconds">From the POST to the first GET that saw the run finished.</param>
@@ -33,6 +35,8 @@ public sealed record DistributedResult(
     double ShardSecondsSum,
     double ShardSecondsMax,
     double TrainingSeconds,
+    double TrainingStartSeconds,
+    double EpochSeconds,
     double EvaluationSeconds,
     double TotalSeconds,
     double ClientSeconds,
@@ -50,6 +54,7 @@ public sealed record LocalResult(
     double FeatureSeconds,
     double ClipsPerSecond,
     double TrainingSeconds,
+    double EpochSeconds,
     double EvaluationSeconds,
     double TotalSeconds,
     int EpochsRun,
@@ -65,6 +70,7 @@ public sealed record ConfigurationMedians(
     double FeatureSeconds,
     double ClipsPerSecond,
     double TrainingSeconds,
+    double EpochSeconds,
     double EvaluationSeconds,
     double TotalSeconds,
     IReadOnlyDictionary<string, double> PeakMemoryMib);
@@ -105,7 +111,7 @@ public sealed record BenchmarkResults(
         if (local.Count > 0)
         {
             medians.Add(new ConfigurationMedians("local", local.Count, Median(local, l => l.FeatureSeconds), Median(local, l => l.ClipsPerSecond),
-                Median(local, l => l.TrainingSeconds), Median(local, l => l.EvaluationSeconds), Median(local, l => l.TotalSeconds),
+                Median(local, l => l.TrainingSeconds), Median(local, l => l.EpochSeconds), Median(local, l => l.EvaluationSeconds), Median(local, l => l.TotalSeconds),
                 new Dictionary<string, double> { ["benchmark (local run)"] = Median(local, l => l.PeakMemoryMib) }));
         }
         foreach (var group in distributed.GroupBy(d => d.FeatureInstances).OrderBy(g => g.Key))
@@ -114,7 +120,7 @@ public sealed record BenchmarkResults(
             var memory = runs.SelectMany(r => r.Processes).GroupBy(p => p.Name)
                 .ToDictionary(p => p.Key, p => Median(p.ToList(), m => m.PeakMemoryMib));
             medians.Add(new ConfigurationMedians(PathName(group.Key), runs.Count, Median(runs, r => r.FeatureSeconds), Median(runs, r => r.ClipsPerSecond),
-                Median(runs, r => r.TrainingSeconds), Median(runs, r => r.EvaluationSeconds), Median(runs, r => r.TotalSeconds), memory));
+                Median(runs, r => r.TrainingSeconds), Median(runs, r => r.EpochSeconds), Median(runs, r => r.EvaluationSeconds), Median(runs, r => r.TotalSeconds), memory));
         }
         var localMedians = medians.FirstOrDefault(m => m.Path == "local");
         var one = medians.FirstOrDefault(m => m.Path == PathName(1));
@@ -142,10 +148,10 @@ public sealed record BenchmarkResults(
                              $"load average before {Machine.LoadAverageBefore}, after {Machine.LoadAverageAfter}");
         text.AppendLine();
         text.AppendLine("medians over the rounds");
-        text.AppendLine("  path                   rounds  features s  clips/s  training s  evaluation s  total s  peak memory (MiB)");
+        text.AppendLine("  path                   rounds  features s  clips/s  training s (epochs)  evaluation s  total s  peak memory (MiB)");
         foreach (var m in Medians)
         {
-            text.AppendLine(inv, $"  {m.Path,-21}  {m.Rounds,6}  {m.FeatureSeconds,10:F2}  {m.ClipsPerSecond,7:F0}  {m.TrainingSeconds,10:F2}  " +
+            text.AppendLine(inv, $"  {m.Path,-21}  {m.Rounds,6}  {m.FeatureSeconds,10:F2}  {m.ClipsPerSecond,7:F0}  {$"{m.TrainingSeconds:F2} ({m.EpochSeconds:F2})",19}  " +
                                  $"{m.EvaluationSeconds,12:F2}  {m.TotalSeconds,7:F2}  {string.Join(", ", m.PeakMemoryMib.Select(p => $"{p.Key} {p.Value:F0}"))}");
         }
         text.AppendLine();
@@ -156,16 +162,16 @@ public sealed record BenchmarkResults(
         }
         text.AppendLine();
         text.AppendLine("samples");
-        text.AppendLine("  round  path                   shards  clips  features s  clips/s  shard s sum/max  training s  evaluation s  total s  stage");
+        text.AppendLine("  round  path                   shards  clips  features s  clips/s  shard s sum/max  training s (start, epochs)  evaluation s  total s  stage");
         foreach (var l in Local)
         {
             text.AppendLine(inv, $"  {l.Round,5}  {"local",-21}  {"",6}  {l.Clips,5}  {l.FeatureSeconds,10:F2}  {l.ClipsPerSecond,7:F0}  {"",15}  " +
-                                 $"{l.TrainingSeconds,10:F2}  {l.EvaluationSeconds,12:F2}  {l.TotalSeconds,7:F2}  test accuracy {l.TestAccuracy:F3}");
+                                 $"{$"{l.TrainingSeconds:F2} (-, {l.EpochSeconds:F2})",26}  {l.EvaluationSeconds,12:F2}  {l.TotalSeconds,7:F2}  test accuracy {l.TestAccuracy:F3}");
         }
         foreach (var d in Distributed)
         {
             text.AppendLine(inv, $"  {d.Round,5}  {PathName(d.FeatureInstances),-21}  {d.Shards,6}  {d.Clips,5}  {d.FeatureSeconds,10:F2}  {d.ClipsPerSecond,7:F0}  " +
-                                 $"{$"{d.ShardSecondsSum:F1}/{d.ShardSecondsMax:F1}",15}  {d.TrainingSeconds,10:F2}  {d.EvaluationSeconds,12:F2}  {d.TotalSeconds,7:F2}  " +
+                                 $"{$"{d.ShardSecondsSum:F1}/{d.ShardSecondsMax:F1}",15}  {$"{d.TrainingSeconds:F2} ({d.TrainingStartSeconds:F2}, {d.EpochSeconds:F2})",26}  {d.EvaluationSeconds,12:F2}  {d.TotalSeconds,7:F2}  " +
                                  $"{d.Stage}{(d.TestAccuracy is { } a ? $", test accuracy {a:F3}" : "")}");
             foreach (var error in d.Errors) text.AppendLine(inv, $"         error: {error}");
         }

@@ -98,7 +98,7 @@ public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progr
         var durations = outcome.Manifest.Durations;
         var processed = outcome.Features.Extracted + outcome.Features.Rejected;
         var result = new LocalResult(round, outcome.Features.Clips, durations.Features, processed / Math.Max(durations.Features, 1e-9),
-            durations.Training, durations.Evaluation, durations.Total, outcome.Training.EpochsRun, outcome.Manifest.Results.TestAccuracy,
+            durations.Training, outcome.Training.History.Sum(e => e.Seconds), durations.Evaluation, durations.Total, outcome.Training.EpochsRun, outcome.Manifest.Results.TestAccuracy,
             PeakMib(before));
         Report(string.Create(CultureInfo.InvariantCulture, $"  local: features {result.FeatureSeconds:F2} s, total {result.TotalSeconds:F2} s"));
         TryDelete(output);
@@ -114,7 +114,7 @@ public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progr
         var features = await FeatureStage.RunAsync(dataset, output, LocalFeatureOptions(), null, cancellationToken);
         var seconds = clock.Elapsed.TotalSeconds;
         var processed = features.Extracted + features.Rejected;
-        var result = new LocalResult(round, features.Clips, seconds, processed / Math.Max(seconds, 1e-9), double.NaN, double.NaN, seconds, 0,
+        var result = new LocalResult(round, features.Clips, seconds, processed / Math.Max(seconds, 1e-9), double.NaN, double.NaN, double.NaN, seconds, 0,
             double.NaN, PeakMib(before));
         Report(string.Create(CultureInfo.InvariantCulture, $"  local: features {seconds:F2} s ({result.ClipsPerSecond:F0} clips/s)"));
         TryDelete(output);
@@ -268,6 +268,8 @@ public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progr
             shardSeconds.Sum(),
             shardSeconds.DefaultIfEmpty(0).Max(),
             Seconds(times.FeaturesReadyAt, times.TrainingCompletedAt),
+            Seconds(times.FeaturesReadyAt, times.TrainingStartedAt),
+            status.Training.History.Sum(e => e.Seconds),
             Seconds(times.TrainingCompletedAt, times.FinishedAt),
             Seconds(times.SubmittedAt, times.FinishedAt),
             clientSeconds,

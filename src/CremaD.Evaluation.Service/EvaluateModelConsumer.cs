@@ -58,7 +58,9 @@ public sealed class EvaluateModelConsumer(IBlobStore blobs, EvaluationStops stop
             {
                 download?.SetTag("cremad.blob_prefix", command.ModelPrefix);
                 store = await BlobFeatureStore.StageIntoWorkAsync(blobs, command.FeatureStorePrefix, work.WorkDirectory, ct).ConfigureAwait(false);
-                await blobs.DownloadDirectoryAsync(command.ModelPrefix, modelDirectory, cancellationToken: ct).ConfigureAwait(false);
+                // The training checkpoint (optimiser state, the largest file) is only for resuming training.
+                await blobs.DownloadDirectoryAsync(command.ModelPrefix, modelDirectory, cancellationToken: ct,
+                    include: name => name != ModelFiles.Checkpoint).ConfigureAwait(false);
             }
             if (!File.Exists(Path.Combine(modelDirectory, ModelFiles.BestModel)))
             {

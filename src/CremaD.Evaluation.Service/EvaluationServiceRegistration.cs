@@ -1,6 +1,7 @@
 using CremaD.Evaluation.Service;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Microsoft.Extensions.Hosting;
@@ -19,6 +20,7 @@ public static class EvaluationServiceRegistration
         builder.AddCremaDWork();
         builder.Services.TryAddSingleton(builder.Configuration.GetSection(EvaluatorOptions.SectionName).Get<EvaluatorOptions>() ?? new EvaluatorOptions());
         builder.Services.TryAddSingleton<EvaluationStops>();
+        builder.Services.AddHostedService<LibTorchWarmUp>();
         return builder;
     }
 

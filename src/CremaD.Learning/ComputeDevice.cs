@@ -21,6 +21,17 @@ public static class ComputeDevice
         _ => throw new ArgumentOutOfRangeException(nameof(choice), choice, "Unknown device."),
     };
 
+    /// <summary>
+    /// Loads LibTorch and runs one tiny operation, so that a service's first training or evaluation does not pay for
+    /// loading the native library. Safe to call from any thread, more than once.
+    /// </summary>
+    public static void WarmUp()
+    {
+        _ = LibTorchDefaultThreads.Value;
+        using var scope = NewDisposeScope();
+        _ = (ones(8) * 2).sum().item<float>();
+    }
+
     private static readonly Lazy<int> LibTorchDefaultThreads = new(get_num_threads);
 
     /// <summary>

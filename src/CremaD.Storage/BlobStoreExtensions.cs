@@ -139,11 +139,13 @@ public static class BlobStoreExtensions
     /// <summary>
     /// Downloads every blob under the folder <paramref name="prefix"/> ("" for all) into
     /// <paramref name="localDirectory"/>, keeping the relative paths, up to <paramref name="maxParallelism"/>
-    /// files at a time. Each file appears complete or not at all.
+    /// files at a time, or only those whose path relative to the folder <paramref name="include"/> accepts. Each file
+    /// appears complete or not at all.
     /// </summary>
     /// <returns>The local files written, in ordinal order of their keys.</returns>
     public static async Task<IReadOnlyList<string>> DownloadDirectoryAsync(this IBlobStore store, string prefix,
-        string localDirectory, int maxParallelism = DefaultTransferParallelism, CancellationToken cancellationToken = default)
+        string localDirectory, int maxParallelism = DefaultTransferParallelism, CancellationToken cancellationToken = default,
+        Func<string, bool>? include = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxParallelism, 1);
         var folderPrefix = BlobKey.AsFolderPrefix(prefix);
@@ -151,6 +153,7 @@ public static class BlobStoreExtensions
         var blobs = new List<(string Key, string Path)>();
         await foreach (var blob in store.ListAsync(folderPrefix, cancellationToken).ConfigureAwait(false))
         {
+            if (include is not null && !include(blob.Key[folderPrefix.Length..])) continue;
             // Keys are validated relative paths without "..", so every target stays under the root.
             var relative = blob.Key[folderPrefix.Length..].Replace('/', Path.DirectorySeparatorChar);
             blobs.Add((blob.Key, Path.Combine(root, relative)));

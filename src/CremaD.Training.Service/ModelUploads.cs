@@ -7,19 +7,23 @@ namespace CremaD.Training.Service;
 /// files one epoch's consistent set (the checkpoint last) while training rewrites the originals. At most one upload
 /// is in flight; the next epoch's queueing waits for it and rethrows its failure, so a storage fault still ends the
 /// attempt (which resumes from the last checkpoint stored: at most one epoch earlier, and resume is exact).
-/// Unchanged files (the best model, when the epoch did not improve it) are not uploaded again.
+/// Unchanged files (the best model, when the epoch did not improve it) are not uploaded again, and an epoch that ends
+/// within <paramref name="interval"/> of the last upload's start is not uploaded at all (the next one, or
+/// <see cref="CompleteAsync"/>, carries its changes).
 /// </summary>
-public sealed class ModelUploads(ModelUploader uploader, Guid runId, string modelDirectory, string modelPrefix) : IAsyncDisposable
+public sealed class ModelUploads(ModelUploader uploader, Guid runId, string modelDirectory, string modelPrefix, TimeSpan interval) : IAsyncDisposable
 {
+    private readonly System.Diagnostics.Stopwatch _sinceLastUpload = new();
     private readonly string _snapshot = modelDirectory.TrimEnd(Path.DirectorySeparatorChar) + ".uploading";
     // What is stored, by file name: the stamp (length, last write) the file had when it was copied for upload.
     private readonly Dictionary<string, (long Length, DateTime Written)> _stored = new(StringComparer.Ordinal);
     private Task _pending = Task.CompletedTask;
 
-    /// <summary>Waits for the previous epoch's upload, then starts uploading what this epoch changed.</summary>
+    /// <summary>Unless the last upload started less than the interval ago: waits for it, then starts uploading what changed since.</summary>
     /// <exception cref="TrainingStepException">The previous epoch's upload failed.</exception>
     public void QueueEpoch(CancellationToken cancellationToken)
     {
+        if (_sinceLastUpload.IsRunning && _sinceLastUpload.Elapsed < interval) return;
         _pending.GetAwaiter().GetResult();
         var changed = Changed();
         if (changed.Count == 0) return;
@@ -29,6 +33,7 @@ public sealed class ModelUploads(ModelUploader uploader, Guid runId, string mode
         {
             File.Copy(Path.Combine(modelDirectory, name), Path.Combine(_snapshot, name));
         }
+        _sinceLastUpload.Restart();
         _pending = UploadAsync(_snapshot, changed, cancellationToken);
     }
 

@@ -13,6 +13,14 @@ public sealed record TrainerOptions
     /// <summary>Lease on a run while training it (15–60 s); renewed every third of it. A dead trainer's run is free after this.</summary>
     public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Least time between two checkpoint uploads during training (the first epoch's and the final one are always stored).
+    /// Each upload costs the training CPU on a small machine (copy, HTTP, the storage emulator); a trainer that dies loses
+    /// at most this much training plus an epoch, which the next one redoes exactly from the last stored checkpoint.
+    /// Zero: after every epoch.
+    /// </summary>
+    public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>LibTorch threads; null: the library's default.</summary>
     public int? Threads { get; init; }
 
@@ -32,6 +40,7 @@ public sealed record TrainerOptions
     {
         BlobLeaseDuration.Validate(LeaseDuration);
         if (PollInterval <= TimeSpan.Zero) throw new ArgumentException($"{SectionName}:PollInterval must be positive, got {PollInterval}.");
+        if (CheckpointInterval < TimeSpan.Zero) throw new ArgumentException($"{SectionName}:CheckpointInterval must not be negative, got {CheckpointInterval}.");
         if (Threads is < 1) throw new ArgumentException($"{SectionName}:Threads must be at least 1, got {Threads}.");
         if (MaxConsecutiveFailures < 1) throw new ArgumentException($"{SectionName}:MaxConsecutiveFailures must be at least 1, got {MaxConsecutiveFailures}.");
         if (RetryDelay < TimeSpan.Zero || MaxRetryDelay < RetryDelay)

@@ -108,7 +108,7 @@ public sealed class TrainingJob(IBlobStore blobs, IBus bus, ServiceWorkOptions w
         activity?.SetTag("cremad.resumed", resume);
 
         var trainingOptions = command.Config.ToTrainingOptions(options.Threads);
-        await using var uploads = new ModelUploads(uploader, runId, modelDirectory, modelPrefix);
+        await using var uploads = new ModelUploads(uploader, runId, modelDirectory, modelPrefix, options.CheckpointInterval);
         var progress = new TrainingProgress(bus, uploads, stops, failures, requestKey, runId, trainingOptions.Epochs,
             activity?.Context ?? parent, job);
         TrainingResult result;

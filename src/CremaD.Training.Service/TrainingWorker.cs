@@ -12,6 +12,8 @@ public sealed class TrainingWorker(TrainingRequestPoller poller, TrainingWorkSig
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // LibTorch loaded now, while idle, rather than in the first run's training time.
+        await Task.Run(Learning.ComputeDevice.WarmUp, stoppingToken).ConfigureAwait(false);
         while (!stoppingToken.IsCancellationRequested)
         {
             try

@@ -30,7 +30,7 @@ public sealed class ModelUploadsTests : IDisposable
     [Fact]
     public async Task Each_epoch_stores_its_own_files_the_checkpoint_last_and_unchanged_files_once()
     {
-        await using (var uploads = new ModelUploads(new ModelUploader(_blobs), Guid.NewGuid(), _model, Prefix))
+        await using (var uploads = new ModelUploads(new ModelUploader(_blobs), Guid.NewGuid(), _model, Prefix, TimeSpan.Zero))
         {
             Write(ModelFiles.BestModel, "best after epoch 1");
             Write(ModelFiles.Checkpoint, "checkpoint 1");
@@ -58,7 +58,7 @@ public sealed class ModelUploadsTests : IDisposable
     [Fact]
     public async Task A_failed_upload_surfaces_at_the_next_epoch_naming_the_blob()
     {
-        await using var uploads = new ModelUploads(new ModelUploader(_blobs), Guid.NewGuid(), _model, Prefix);
+        await using var uploads = new ModelUploads(new ModelUploader(_blobs), Guid.NewGuid(), _model, Prefix, TimeSpan.Zero);
         Write(ModelFiles.Checkpoint, "checkpoint 1");
         _blobs.FailUploads = true;
         uploads.QueueEpoch(CancellationToken.None);
@@ -66,6 +66,23 @@ public sealed class ModelUploadsTests : IDisposable
         Write(ModelFiles.Checkpoint, "checkpoint 2");
         var failure = Assert.Throws<TrainingStepException>(() => uploads.QueueEpoch(CancellationToken.None));
         Assert.Contains(Prefix + ModelFiles.Checkpoint, failure.Message);
+    }
+
+    [Fact]
+    public async Task Epochs_within_the_interval_are_not_uploaded_and_the_end_stores_their_changes()
+    {
+        await using (var uploads = new ModelUploads(new ModelUploader(_blobs), Guid.NewGuid(), _model, Prefix, TimeSpan.FromHours(1)))
+        {
+            Write(ModelFiles.Checkpoint, "checkpoint 1");
+            uploads.QueueEpoch(CancellationToken.None); // the first epoch is always stored
+            Write(ModelFiles.Checkpoint, "checkpoint 2 (longer)");
+            uploads.QueueEpoch(CancellationToken.None);
+            Write(ModelFiles.Checkpoint, "checkpoint 3 (longer still)");
+            uploads.QueueEpoch(CancellationToken.None);
+            await uploads.CompleteAsync(CancellationToken.None);
+        }
+
+        Assert.Equal(["checkpoint 1", "checkpoint 3 (longer still)"], _blobs.Uploads.Select(upload => upload.Content));
     }
 
     private void Write(string name, string text) => File.WriteAllText(Path.Combine(_model, name), text);

@@ -38,6 +38,8 @@ internal abstract class TestCluster : IAsyncDisposable
         ["Messaging:RetryIntervals:1"] = "00:00:01",
         ["Trainer:PollInterval"] = "00:00:01",
         ["Trainer:LeaseDuration"] = "00:00:15",
+        // Every epoch's checkpoint stored: the kill tests stop a trainer right after one.
+        ["Trainer:CheckpointInterval"] = "00:00:00",
         ["Trainer:Threads"] = "1",
         ["Evaluation:Threads"] = "1",
     };

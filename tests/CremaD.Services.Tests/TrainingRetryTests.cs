@@ -30,6 +30,7 @@ public sealed class TrainingRetryTests : IAsyncLifetime
     private static readonly TrainerOptions Options = new()
     {
         Threads = 1,
+        CheckpointInterval = TimeSpan.Zero,
         MaxConsecutiveFailures = 3,
         RetryDelay = TimeSpan.FromMilliseconds(20),
         MaxRetryDelay = TimeSpan.FromMilliseconds(100),
