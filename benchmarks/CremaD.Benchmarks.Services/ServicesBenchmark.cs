@@ -62,7 +62,7 @@ public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progr
                 {
                     local.Add(options.FeaturesOnly
                         ? await RunLocalFeaturesAsync(dataset, round, Path.Combine(scratch, $"local-{round}"), cancellationToken)
-                        : await RunLocalAsync(dataset, config, round, Path.Combine(scratch, $"local-{round}"), cancellationToken));
+                        : await RunLocalAsync(round, Path.Combine(scratch, $"local-{round}"), cancellationToken));
                 }
                 foreach (var instances in options.FeatureInstances)
                 {
@@ -90,20 +90,46 @@ public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progr
         }
     }
 
-    private async Task<LocalResult> RunLocalAsync(Dataset dataset, RunConfig config, int round, string output, CancellationToken cancellationToken)
+    /// <summary>
+    /// `cremad run` itself, in a fresh process as a user runs it (so no round profits from an earlier round's JIT or loaded
+    /// LibTorch, as the service processes do not either); durations from the run.json it writes, peak memory from
+    /// /usr/bin/time.
+    /// </summary>
+    private async Task<LocalResult> RunLocalAsync(int round, string output, CancellationToken cancellationToken)
     {
-        Report("  local run (LocalRun, what `cremad run` runs)");
-        var before = ServiceProcess.ReadPeakMemoryBytes(Environment.ProcessId) ?? 0;
-        var training = config.ToTrainingOptions(options.Threads);
-        var outcome = await LocalRun.ExecuteAsync(new RunRequest(dataset, output, training, LocalFeatureOptions()), null, cancellationToken);
-        var durations = outcome.Manifest.Durations;
-        var processed = outcome.Features.Extracted + outcome.Features.Rejected;
-        var result = new LocalResult(round, outcome.Features.Clips, durations.Features, processed / Math.Max(durations.Features, 1e-9),
-            durations.Training, outcome.Training.History.Sum(e => e.Seconds), durations.Evaluation, durations.Total, outcome.Training.EpochsRun, outcome.Manifest.Results.TestAccuracy,
-            PeakMib(before));
+        Report("  local run (`cremad run`, a fresh process)");
+        var arguments = new List<string> { "-f", "%M", CliPath(), "run", "--data-root", options.DataRoot, "--output-dir", output };
+        if (options.Epochs is { } epochs) arguments.AddRange(["--epochs", epochs.ToString(CultureInfo.InvariantCulture)]);
+        if (options.Threads is { } threads) arguments.AddRange(["--threads", threads.ToString(CultureInfo.InvariantCulture)]);
+        var start = new ProcessStartInfo("/usr/bin/time") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start /usr/bin/time");
+        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken);
+        var errors = await stderr;
+        await stdout;
+        if (process.ExitCode != 0) throw new InvalidOperationException($"cremad run exited with {process.ExitCode}:{Environment.NewLine}{errors}");
+        // /usr/bin/time's %M (maximum resident set size, KiB) is the last line of standard error.
+        var peakKib = long.Parse(errors.TrimEnd().Split('\n')[^1].Trim(), CultureInfo.InvariantCulture);
+
+        var manifest = RunManifest.Read(Path.Combine(output, RunFiles.Manifest));
+        var durations = manifest.Durations;
+        var history = Evaluation.TrainingHistory.Read(Path.Combine(output, Evaluation.ArtifactNames.History));
+        var clips = manifest.Dataset.Clips + manifest.Dataset.Rejected;
+        var result = new LocalResult(round, clips, durations.Features, clips / Math.Max(durations.Features, 1e-9),
+            durations.Training, history.Sum(e => e.Seconds), durations.Evaluation, durations.Total, manifest.Results.EpochsRun,
+            manifest.Results.TestAccuracy, peakKib / 1024.0);
         Report(string.Create(CultureInfo.InvariantCulture, $"  local: features {result.FeatureSeconds:F2} s, total {result.TotalSeconds:F2} s"));
         TryDelete(output);
         return result;
+    }
+
+    /// <summary>The built cremad CLI beside the service hosts (same configuration).</summary>
+    private static string CliPath()
+    {
+        var path = Path.Combine(RepositoryRoot.Find(), "src", "CremaD.Cli", "bin", ServiceProcess.BuildConfiguration, "net10.0", "cremad");
+        return File.Exists(path) ? path : throw new FileNotFoundException($"{path} is not built: build benchmarks/CremaD.Benchmarks.Services (it builds the CLI).", path);
     }
 
     /// <summary>The local feature stage alone (what `cremad features` runs), into a fresh store.</summary>
