@@ -89,6 +89,30 @@ public sealed class ServiceProcess : IAsyncDisposable
             throw new FileNotFoundException($"{assembly} is not built: build the project that references services/{host} (it builds the hosts).", assembly);
         }
         Directory.CreateDirectory(logDirectory);
+        for (var attempt = 1; ; attempt++)
+        {
+            var service = Launch(host, name, assembly, environment, logDirectory, cpus);
+            try
+            {
+                await service.WaitUntilHealthyAsync(startTimeout, cancellationToken).ConfigureAwait(false);
+                return service;
+            }
+            catch (PortTakenException) when (attempt < 3)
+            {
+                // Another process took the free port before the host bound it: once more, on a fresh port.
+                await service.DisposeAsync().ConfigureAwait(false);
+            }
+            catch
+            {
+                await service.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+    }
+
+    private static ServiceProcess Launch(string host, string name, string assembly, IReadOnlyDictionary<string, string?> environment,
+        string logDirectory, IReadOnlyList<int>? cpus)
+    {
         var port = FreePorts.AllocateOne();
         var address = new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}/");
         var variables = new Dictionary<string, string?>(StringComparer.Ordinal)
@@ -104,24 +128,18 @@ public sealed class ServiceProcess : IAsyncDisposable
         foreach (var (key, value) in environment) variables[key] = value;
 
         var logFile = Path.Combine(logDirectory, name + ".log");
+        // A retry appends to the same log: what the failed attempt said stays readable.
         // taskset execs the host in its own place (same process, same group) with the affinity set; .NET then sizes its
         // thread pool and Environment.ProcessorCount to those cores.
         var group = cpus is { Count: > 0 }
             ? ProcessGroup.Start("taskset", ["-c", string.Join(',', cpus), DotnetHost(), assembly], variables, Path.GetDirectoryName(assembly)!, logFile)
             : ProcessGroup.Start(DotnetHost(), [assembly], variables, Path.GetDirectoryName(assembly)!, logFile);
         var watchdog = StartWatchdog(group.Id, Path.Combine(logDirectory, name + ".watchdog.log"));
-        var service = new ServiceProcess(name, host, group, watchdog, address);
-        try
-        {
-            await service.WaitUntilHealthyAsync(startTimeout, cancellationToken).ConfigureAwait(false);
-            return service;
-        }
-        catch
-        {
-            await service.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
+        return new ServiceProcess(name, host, group, watchdog, address);
     }
+
+    /// <summary>The host exited while starting because its port was taken (Kestrel: "address already in use").</summary>
+    private sealed class PortTakenException(string message) : InvalidOperationException(message);
 
     /// <summary>
     /// Peak resident memory so far (VmHWM from /proc/&lt;pid&gt;/status), in bytes; the last value read once the process has
@@ -186,7 +204,10 @@ public sealed class ServiceProcess : IAsyncDisposable
             cancellationToken.ThrowIfCancellationRequested();
             if (_group.HasExited)
             {
-                throw new InvalidOperationException($"{Name} exited with code {_group.ExitCode} while starting.{System.Environment.NewLine}{LogTail()}");
+                var message = $"{Name} exited with code {_group.ExitCode} while starting.{System.Environment.NewLine}{LogTail()}";
+                throw _group.ReadLogTail(40).Contains($"{Address.ToString().TrimEnd('/')}: address already in use", StringComparison.OrdinalIgnoreCase)
+                    ? new PortTakenException(message)
+                    : new InvalidOperationException(message);
             }
             try
             {
