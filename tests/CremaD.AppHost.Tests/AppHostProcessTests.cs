@@ -55,8 +55,18 @@ public sealed class AppHostProcessTests(ITestOutputHelper output)
             "CremaD.RunsApi", "CremaD.FeatureService", "CremaD.TrainerService", "CremaD.EvaluationService");
         output.WriteLine($"{tree.Count} processes before signal {signal}:\n{string.Join("\n", tree.Select(e => $"{e.Pid} {e.CommandLine}"))}");
 
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
         ProcessTree.Signal(host.ProcessId, signal);
-        var exitCode = await host.Exited.WaitAsync(TimeSpan.FromMinutes(2));
+        int exitCode;
+        try
+        {
+            exitCode = await host.Exited.WaitAsync(TimeSpan.FromMinutes(2));
+        }
+        finally
+        {
+            // What the AppHost said while stopping: the first thing to read when it does not stop.
+            output.WriteLine($"{stopping.Elapsed.TotalSeconds:F1} s after signal {signal}:{Environment.NewLine}{host.Console}");
+        }
 
         if (signal == ProcessTree.SigInt) Assert.Equal(0, exitCode);
         await AssertGoneAsync(tree);
