@@ -112,7 +112,7 @@ public sealed record BenchmarkResults(
         {
             medians.Add(new ConfigurationMedians("local", local.Count, Median(local, l => l.FeatureSeconds), Median(local, l => l.ClipsPerSecond),
                 Median(local, l => l.TrainingSeconds), Median(local, l => l.EpochSeconds), Median(local, l => l.EvaluationSeconds), Median(local, l => l.TotalSeconds),
-                new Dictionary<string, double> { ["benchmark (local run)"] = Median(local, l => l.PeakMemoryMib) }));
+                new Dictionary<string, double> { ["local process"] = Median(local, l => l.PeakMemoryMib) }));
         }
         foreach (var group in distributed.GroupBy(d => d.FeatureInstances).OrderBy(g => g.Key))
         {
