@@ -48,13 +48,18 @@ public sealed class AppHostProcess : IAsyncDisposable
     {
         var artifacts = Directory.CreateTempSubdirectory("cremad-apphost-test-").FullName;
         var ports = FreePorts.Allocate(3);
-        var start = new ProcessStartInfo("dotnet")
+        // Through GNU env, which resets SIGINT to its default before it execs dotnet (same process): a test run started in
+        // the background by a shell without job control inherits SIGINT ignored, and .NET keeps an ignored SIGINT ignored,
+        // so the Ctrl+C test would signal an AppHost that cannot hear it (seen in CI runs started with `&`).
+        var start = new ProcessStartInfo("/usr/bin/env")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = Path.GetDirectoryName(AssemblyPath)!,
         };
+        start.ArgumentList.Add("--default-signal=INT");
+        start.ArgumentList.Add("dotnet");
         start.ArgumentList.Add(AssemblyPath);
         foreach (var argument in (string[])[.. arguments, "--artifacts-dir", artifacts]) start.ArgumentList.Add(argument);
         // What Properties/launchSettings.json sets for `dotnet run`, on free ports.
