@@ -37,6 +37,9 @@ public sealed record BenchmarkOptions
     /// </summary>
     public int ShardSize { get; init; } = 64;
 
+    /// <summary>Clips per pack blob of the dataset upload (<c>cremad dataset upload --pack-clips</c>); 0: one blob per file.</summary>
+    public int PackClips { get; init; } = CremaD.BlobStaging.DatasetPacks.DefaultClipsPerPack;
+
     /// <summary>LibTorch threads of the trainer, the evaluation service and the local run; null: the library's default.</summary>
     public int? Threads { get; init; }
 
@@ -68,6 +71,7 @@ public sealed record BenchmarkOptions
                                     cores as the most services: 1 vs 2 services = 1 vs 2 cores of extraction
           --feature-instances LIST  feature-service processes to measure, e.g. 1,2 (default 1,2)
           --shard-size N            clips per feature shard (default 64)
+          --pack-clips N            clips per pack blob of the dataset upload (default 256); 0: one blob per file
           --threads N               LibTorch threads for training and evaluation, both paths (default: library default)
           --skip-local              do not run the local pipeline (no overhead ratio)
           --json                    print the results as JSON only
@@ -111,6 +115,12 @@ public sealed record BenchmarkOptions
                         : throw new BenchmarkUsageException("--feature-instances needs at least one count, e.g. 1,2."),
                 },
                 "--shard-size" => options with { ShardSize = Positive(arg, Value()) },
+                "--pack-clips" => options with
+                {
+                    PackClips = int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var pack)
+                        ? pack
+                        : throw new BenchmarkUsageException($"--pack-clips must be a whole number (0: one blob per file), got '{args[i]}'."),
+                },
                 "--threads" => options with { Threads = Positive(arg, Value()) },
                 "--skip-local" => options with { SkipLocal = true },
                 "--json" => options with { Json = true },

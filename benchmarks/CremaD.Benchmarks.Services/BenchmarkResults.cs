@@ -5,8 +5,10 @@ using System.Text.Json.Serialization;
 
 namespace CremaD.Benchmarks.Services;
 
-/// <summary>Peak resident memory of one process (VmHWM), read just before it was stopped.</summary>
-public sealed record ProcessMemory(string Name, string Host, double PeakMemoryMib);
+/// <summary>What one process used: peak resident memory (VmHWM) and CPU time, read just before it was stopped.</summary>
+/// <param name="CpuSeconds">User + system CPU time over the run (the storage emulator and the broker, which serve every
+/// round: what they used from the submission to the run's end).</param>
+public sealed record ProcessUsage(string Name, string Host, double PeakMemoryMib, double CpuSeconds);
 
 /// <summary>One distributed run with <see cref="FeatureInstances"/> feature-service processes, on a fresh container.</summary>
 /// <param name="FeatureSeconds">RunStatus FeaturesStartedAt → FeaturesReadyAt: plan made to feature store complete.</param>
@@ -44,7 +46,7 @@ public sealed record DistributedResult(
     double? TestAccuracy,
     double StartupSeconds,
     double UploadSeconds,
-    IReadOnlyList<ProcessMemory> Processes,
+    IReadOnlyList<ProcessUsage> Processes,
     IReadOnlyList<string> Errors);
 
 /// <summary>The same run through the local pipeline (LocalRun, what `cremad run` calls), in this process.</summary>
@@ -59,7 +61,8 @@ public sealed record LocalResult(
     double TotalSeconds,
     int EpochsRun,
     double TestAccuracy,
-    double PeakMemoryMib);
+    double PeakMemoryMib,
+    double CpuSeconds);
 
 /// <summary>One configuration's figures: the median over the rounds of each (NaN where the mode does not measure it).</summary>
 /// <param name="Path">"local" or "N feature service(s)".</param>
@@ -117,7 +120,7 @@ public sealed record BenchmarkResults(
         foreach (var group in distributed.GroupBy(d => d.FeatureInstances).OrderBy(g => g.Key))
         {
             var runs = group.ToList();
-            var memory = runs.SelectMany(r => r.Processes).GroupBy(p => p.Name)
+            var memory = runs.SelectMany(r => r.Processes).Where(p => !double.IsNaN(p.PeakMemoryMib)).GroupBy(p => p.Name)
                 .ToDictionary(p => p.Key, p => Median(p.ToList(), m => m.PeakMemoryMib));
             medians.Add(new ConfigurationMedians(PathName(group.Key), runs.Count, Median(runs, r => r.FeatureSeconds), Median(runs, r => r.ClipsPerSecond),
                 Median(runs, r => r.TrainingSeconds), Median(runs, r => r.EpochSeconds), Median(runs, r => r.EvaluationSeconds), Median(runs, r => r.TotalSeconds), memory));
@@ -167,12 +170,14 @@ public sealed record BenchmarkResults(
         {
             text.AppendLine(inv, $"  {l.Round,5}  {"local",-21}  {"",6}  {l.Clips,5}  {l.FeatureSeconds,10:F2}  {l.ClipsPerSecond,7:F0}  {"",15}  " +
                                  $"{$"{l.TrainingSeconds:F2} (-, {l.EpochSeconds:F2})",26}  {l.EvaluationSeconds,12:F2}  {l.TotalSeconds,7:F2}  test accuracy {l.TestAccuracy:F3}");
+            text.AppendLine(inv, $"         cpu s: local process {l.CpuSeconds:F1}");
         }
         foreach (var d in Distributed)
         {
             text.AppendLine(inv, $"  {d.Round,5}  {PathName(d.FeatureInstances),-21}  {d.Shards,6}  {d.Clips,5}  {d.FeatureSeconds,10:F2}  {d.ClipsPerSecond,7:F0}  " +
                                  $"{$"{d.ShardSecondsSum:F1}/{d.ShardSecondsMax:F1}",15}  {$"{d.TrainingSeconds:F2} ({d.TrainingStartSeconds:F2}, {d.EpochSeconds:F2})",26}  {d.EvaluationSeconds,12:F2}  {d.TotalSeconds,7:F2}  " +
                                  $"{d.Stage}{(d.TestAccuracy is { } a ? $", test accuracy {a:F3}" : "")}");
+            text.AppendLine(inv, $"         cpu s: {string.Join(", ", d.Processes.Select(p => $"{p.Name} {p.CpuSeconds:F1}"))}");
             foreach (var error in d.Errors) text.AppendLine(inv, $"         error: {error}");
         }
         return text.ToString();

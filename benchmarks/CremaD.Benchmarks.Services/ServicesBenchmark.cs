@@ -49,7 +49,7 @@ public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progr
                 Report($"uploading the dataset to container {container}");
                 var clock = Stopwatch.StartNew();
                 await BlobDataset.UploadAsync(BlobStoreFactory.FromConnectionString(azurite.ConnectionString, container), options.DataRoot, DatasetName,
-                    cancellationToken: cancellationToken);
+                    clipsPerPack: options.PackClips, cancellationToken: cancellationToken);
                 containers[instances] = (container, clock.Elapsed.TotalSeconds);
             }
 
@@ -80,6 +80,7 @@ public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progr
                 ["repeat"] = options.Repeat,
                 ["features_only"] = options.FeaturesOnly,
                 ["pinned_feature_services"] = options.PinFeatureServices,
+                ["pack_clips"] = options.PackClips,
             };
             var machine = new MachineInfo(Environment.ProcessorCount, RuntimeInformation.OSDescription, Environment.Version.ToString(),
                 ServiceProcess.BuildConfiguration, loadBefore, LoadAverage());
@@ -100,7 +101,7 @@ public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progr
     private async Task<LocalResult> RunLocalAsync(int round, string output, CancellationToken cancellationToken)
     {
         Report("  local run (`cremad run`, a fresh process)");
-        var arguments = new List<string> { "-f", "%M", CliPath(), "run", "--data-root", options.DataRoot, "--output-dir", output };
+        var arguments = new List<string> { "-f", "%U %S %M", CliPath(), "run", "--data-root", options.DataRoot, "--output-dir", output };
         if (options.Epochs is { } epochs) arguments.AddRange(["--epochs", epochs.ToString(CultureInfo.InvariantCulture)]);
         if (options.Threads is { } threads) arguments.AddRange(["--threads", threads.ToString(CultureInfo.InvariantCulture)]);
         var start = new ProcessStartInfo("/usr/bin/time") { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -112,8 +113,10 @@ public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progr
         var errors = await stderr;
         await stdout;
         if (process.ExitCode != 0) throw new InvalidOperationException($"cremad run exited with {process.ExitCode}:{Environment.NewLine}{errors}");
-        // /usr/bin/time's %M (maximum resident set size, KiB) is the last line of standard error.
-        var peakKib = long.Parse(errors.TrimEnd().Split('\n')[^1].Trim(), CultureInfo.InvariantCulture);
+        // /usr/bin/time's last line of standard error: user and system CPU seconds, maximum resident set size (KiB).
+        var usage = errors.TrimEnd().Split('\n')[^1].Trim().Split(' ');
+        var cpuSeconds = double.Parse(usage[0], CultureInfo.InvariantCulture) + double.Parse(usage[1], CultureInfo.InvariantCulture);
+        var peakKib = long.Parse(usage[2], CultureInfo.InvariantCulture);
 
         var manifest = RunManifest.Read(Path.Combine(output, RunFiles.Manifest));
         var durations = manifest.Durations;
@@ -121,7 +124,7 @@ public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progr
         var clips = manifest.Dataset.Clips + manifest.Dataset.Rejected;
         var result = new LocalResult(round, clips, durations.Features, clips / Math.Max(durations.Features, 1e-9),
             durations.Training, history.Sum(e => e.Seconds), durations.Evaluation, durations.Total, manifest.Results.EpochsRun,
-            manifest.Results.TestAccuracy, peakKib / 1024.0);
+            manifest.Results.TestAccuracy, peakKib / 1024.0, cpuSeconds);
         Report(string.Create(CultureInfo.InvariantCulture, $"  local: features {result.FeatureSeconds:F2} s, total {result.TotalSeconds:F2} s"));
         TryDelete(output);
         return result;
@@ -139,12 +142,14 @@ public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progr
     {
         Report("  local feature stage (what `cremad features` runs)");
         var before = ServiceProcess.ReadPeakMemoryBytes(Environment.ProcessId) ?? 0;
+        var cpuBefore = ServiceProcess.ReadCpuSeconds(Environment.ProcessId) ?? 0;
         var clock = Stopwatch.StartNew();
         var features = await FeatureStage.RunAsync(dataset, output, LocalFeatureOptions(), null, cancellationToken);
         var seconds = clock.Elapsed.TotalSeconds;
+        var cpuSeconds = (ServiceProcess.ReadCpuSeconds(Environment.ProcessId) ?? 0) - cpuBefore;
         var processed = features.Extracted + features.Rejected;
         var result = new LocalResult(round, features.Clips, seconds, processed / Math.Max(seconds, 1e-9), double.NaN, double.NaN, double.NaN, seconds, 0,
-            double.NaN, PeakMib(before));
+            double.NaN, PeakMib(before), cpuSeconds);
         Report(string.Create(CultureInfo.InvariantCulture, $"  local: features {seconds:F2} s ({result.ClipsPerSecond:F0} clips/s)"));
         TryDelete(output);
         return result;
@@ -159,6 +164,10 @@ public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progr
     /// first round's figure is the clean one, and the report takes the median like every other figure.
     /// </summary>
     private static double PeakMib(long before) => Mib(Math.Max(before, ServiceProcess.ReadPeakMemoryBytes(Environment.ProcessId) ?? 0));
+
+    /// <summary>CPU seconds of every process of a private server (the emulator's node, the broker's Erlang VM and epmd).</summary>
+    private static double CpuSecondsOf(InfrastructureInstance instance) =>
+        instance.FindOwnProcesses().Sum(p => ServiceProcess.ReadCpuSeconds(p.Id) ?? 0);
 
     private async Task<DistributedResult> RunDistributedAsync(int featureInstances, int round, RunConfig config, RabbitMqInstance rabbit,
         AzuriteInstance azurite, string container, double uploadSeconds, string scratch, CancellationToken cancellationToken)
@@ -188,6 +197,7 @@ public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progr
                 $"  {featureInstances} feature service(s): {processes.Count} processes up in {startupSeconds:F1} s; submitting the run"));
 
             var api = processes[0].Http;
+            var infrastructureCpuBefore = (Storage: CpuSecondsOf(azurite), Broker: CpuSecondsOf(rabbit));
             clock.Restart();
             using var response = await api.PostAsJsonAsync("/runs", new SubmitRunRequest(DatasetName, config, $"benchmark, {featureInstances} feature service(s)"),
                 ServiceJson.Options, cancellationToken);
@@ -200,7 +210,12 @@ public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progr
             var clientSeconds = clock.Elapsed.TotalSeconds;
             storePrefix = status.Features.FeatureStorePrefix;
 
-            var memory = processes.Select(p => new ProcessMemory(p.Name, p.Host, Mib(p.PeakMemoryBytes()))).ToList();
+            List<ProcessUsage> memory =
+            [
+                .. processes.Select(p => new ProcessUsage(p.Name, p.Host, Mib(p.PeakMemoryBytes()), p.CpuSeconds())),
+                new("azurite", "node", double.NaN, CpuSecondsOf(azurite) - infrastructureCpuBefore.Storage),
+                new("rabbitmq", "beam.smp", double.NaN, CpuSecondsOf(rabbit) - infrastructureCpuBefore.Broker),
+            ];
             var shardSeconds = await ShardSecondsAsync(blobs, storePrefix, cancellationToken);
             var result = Summarise(featureInstances, round, status, shardSeconds, clientSeconds, startupSeconds, uploadSeconds, memory);
             Report(string.Create(CultureInfo.InvariantCulture,
@@ -276,7 +291,7 @@ public sealed class ServicesBenchmark(BenchmarkOptions options, TextWriter progr
     }
 
     private static DistributedResult Summarise(int featureInstances, int round, RunStatus status, IReadOnlyList<double> shardSeconds, double clientSeconds,
-        double startupSeconds, double uploadSeconds, IReadOnlyList<ProcessMemory> memory)
+        double startupSeconds, double uploadSeconds, IReadOnlyList<ProcessUsage> memory)
     {
         static double Seconds(DateTimeOffset? from, DateTimeOffset? to) => from is { } f && to is { } t ? (t - f).TotalSeconds : double.NaN;
 

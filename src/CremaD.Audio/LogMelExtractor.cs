@@ -18,6 +18,10 @@ namespace CremaD.Audio;
 /// plus the standard split step; the mel filters are applied over their non-zero bins only. Nothing is
 /// allocated per frame. Precision: float32 throughout, like torch; the parity tests bound the difference.
 /// Not thread-safe: the extractor owns its scratch buffers. Use one per worker thread.
+/// <para>Hot: the kernels are compiled fully optimised on first call (AggressiveOptimization), not through the tiers.
+/// In a service host, tiered compilation's background thread is busy for many seconds with the host's own start-up
+/// code, and a profile of the feature service showed these kernels still running their unoptimised and instrumented
+/// versions 20 s into a run; the same holds, shorter, for every CLI run.</para>
 /// </remarks>
 public sealed class LogMelExtractor
 {
@@ -60,6 +64,7 @@ public sealed class LogMelExtractor
     /// frames x 80) and returns the frame count (0 when shorter than one 1024-sample window).
     /// </summary>
     /// <exception cref="ArgumentException">The waveform holds NaN or ±Inf.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see "Hot" above
     public int Compute(ReadOnlySpan<float> waveform16k, Span<float> destination)
     {
         var frames = FeatureRecipe.FrameCount(waveform16k.Length);
@@ -89,6 +94,7 @@ public sealed class LogMelExtractor
     }
 
     /// <summary>Steps 4–5: x / max(std(x, unbiased), 1e-9), then y[0] = x[0], y[n] = x[n] - 0.97·x[n-1].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see "Hot" above
     private static void ScaleAndPreEmphasise(ReadOnlySpan<float> x, Span<float> y)
     {
         var std = Math.Max(StandardDeviation(x), FeatureRecipe.StdFloor);
@@ -110,6 +116,7 @@ public sealed class LogMelExtractor
     }
 
     /// <summary>Unbiased standard deviation, two-pass in double (as torch does for float input).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see "Hot" above
     internal static double StandardDeviation(ReadOnlySpan<float> x)
     {
         var lanes = Vector<float>.Count;
@@ -152,6 +159,7 @@ public sealed class LogMelExtractor
     /// Windows frame firstFrame+lane into SIMD lane `lane`, packing even samples as real and odd samples as
     /// imaginary parts, already in bit-reversed order for the decimation-in-time FFT.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see "Hot" above
     private void LoadFrames(ReadOnlySpan<float> signal, int firstFrame)
     {
         if (_transposeWithAvx)
@@ -180,6 +188,7 @@ public sealed class LogMelExtractor
     /// <see cref="LoadFrames"/> for 8 lanes: 8x8 blocks (8 frames x 8 consecutive samples) are transposed
     /// in registers, so each resulting vector holds one sample position across the 8 frames.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see "Hot" above
     private void LoadFramesAvx(ReadOnlySpan<float> signal, int firstFrame)
     {
         var frames = signal.Slice(firstFrame * Hop, 7 * Hop + FftSize);
@@ -232,6 +241,7 @@ public sealed class LogMelExtractor
     }
 
     /// <summary>In-place decimation-in-time FFT of 512 points per lane (input bit-reversed, output in order).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see "Hot" above
     private void ComplexFft()
     {
         ref var re = ref MemoryMarshal.GetArrayDataReference(_re);
@@ -344,6 +354,7 @@ public sealed class LogMelExtractor
     /// the mel weights carry the 1/4): X[k] = E[k] + e^{-2πik/1024}·O[k] with E = (Z[k] + conj Z[512-k]) / 2 and
     /// O = (Z[k] - conj Z[512-k]) / 2i. Bins k and 512-k share their sums, so they are formed together.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see "Hot" above
     private void PowerSpectrum()
     {
         ref var re = ref MemoryMarshal.GetArrayDataReference(_re);
@@ -384,6 +395,7 @@ public sealed class LogMelExtractor
     }
 
     /// <summary>Steps 8–9: sparse mel sums, then 10·log10(max(x, 1e-10)).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see "Hot" above
     private void MelLogDecibels()
     {
         var bank = FftTables.Mel;
@@ -404,6 +416,7 @@ public sealed class LogMelExtractor
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see "Hot" above
     private void StoreFrames(Span<float> destination, int firstFrame, int count)
     {
         var mel = MemoryMarshal.Cast<Vector<float>, float>(_mel.AsSpan());

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace CremaD.Audio;
@@ -341,6 +342,7 @@ public static class WavReader
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a per-sample loop: optimised from its first call (see LogMelExtractor)
     private static void DecodeS16(ReadOnlySpan<byte> data, int channels, Span<float> output)
     {
         const float scale = 1f / 32768f;
@@ -421,6 +423,7 @@ public static class WavReader
     }
 
     /// <summary>Rejects NaN/Inf (which would poison features and normalisation statistics) and notes over-range floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a per-sample loop: optimised from its first call (see LogMelExtractor)
     private static void CheckFloatSamples(ReadOnlySpan<float> samples, string source, List<string> warnings)
     {
         var peak = 0f;

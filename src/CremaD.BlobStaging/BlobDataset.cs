@@ -5,13 +5,16 @@ using CremaD.Storage;
 namespace CremaD.BlobStaging;
 
 /// <summary>
-/// Reads a dataset stored under a blob prefix with the same <see cref="DatasetReader"/> the CLI uses on a folder: the
-/// listing becomes a local skeleton (labels.csv and VideoDemographics.csv downloaded, every other blob an empty file of
-/// the same relative path), so the layouts, label parsing, id assignment and actor split are those of the local path,
-/// and no audio is downloaded to plan a run.
+/// Reads a dataset stored under a blob prefix with the same <see cref="DatasetReader"/> the CLI uses on a folder, over
+/// the listing (<see cref="ListedDatasetFiles"/>: labels.csv and VideoDemographics.csv fetched, every other blob known by
+/// name), so the layouts, label parsing, id assignment and actor split are those of the local path, and no audio is
+/// downloaded to plan a run.
 /// </summary>
 public static class BlobDataset
 {
+    /// <summary>The most bytes a dataset's labels.csv or VideoDemographics.csv may hold (CREMA-D's labels: about 300 KB).</summary>
+    public const long MaxCsvBytes = 64L * 1024 * 1024;
+
     /// <summary>The blob prefix of a dataset given by name (<see cref="BlobLayout.DatasetPrefix"/>) or by prefix (ending with '/').</summary>
     public static string PrefixOf(string nameOrPrefix)
     {
@@ -22,55 +25,72 @@ public static class BlobDataset
 
     /// <summary>
     /// Puts a local dataset folder into storage under <see cref="PrefixOf"/>(<paramref name="name"/>), after checking that it
-    /// reads as a dataset (either layout), so nothing malformed is uploaded. Returns the prefix and the number of files.
+    /// reads as a dataset (either layout), so nothing malformed is uploaded. With <paramref name="clipsPerPack"/> above 0
+    /// (the default) the clips go up packed (<see cref="DatasetPacks"/>): a few large blobs a shard reads in a few
+    /// requests; with 0, one blob per file, as any other upload tool makes them (both read the same). Returns the prefix
+    /// and the number of blobs written.
     /// </summary>
     /// <exception cref="DatasetFormatException">The folder is not a readable dataset; the message names the file and the reason.</exception>
     public static async Task<(string Prefix, int Files, Dataset Dataset)> UploadAsync(IBlobStore store, string localDirectory, string name,
-        DatasetOptions? options = null, CancellationToken cancellationToken = default)
+        DatasetOptions? options = null, int clipsPerPack = DatasetPacks.DefaultClipsPerPack, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);
+        ArgumentOutOfRangeException.ThrowIfNegative(clipsPerPack);
         var dataset = DatasetReader.Open(localDirectory, options ?? new DatasetOptions());
         var prefix = PrefixOf(name);
+        if (clipsPerPack > 0)
+        {
+            var blobs = await DatasetPacks.UploadAsync(store, dataset, localDirectory, prefix, clipsPerPack, cancellationToken).ConfigureAwait(false);
+            return (prefix, blobs, dataset);
+        }
         var keys = await store.UploadDirectoryAsync(localDirectory, prefix, cancellationToken: cancellationToken).ConfigureAwait(false);
         return (prefix, keys.Count, dataset);
     }
 
     /// <exception cref="DatasetUnavailableException">Nothing under the prefix, or not a readable dataset; the message names the prefix and the reason.</exception>
-    public static async Task<BlobDatasetListing> ReadAsync(IBlobStore store, DatasetRef reference, string scratchDirectory,
-        CancellationToken cancellationToken = default)
+    public static async Task<BlobDatasetListing> ReadAsync(IBlobStore store, DatasetRef reference, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(reference);
         var prefix = reference.Prefix;
         var blobs = new Dictionary<string, BlobInfo>(StringComparer.Ordinal);
+        var packBlobs = new Dictionary<string, BlobInfo>(StringComparer.Ordinal);
+        var packsPrefix = BlobLayout.DatasetPacksPrefix(prefix);
         await foreach (var blob in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
         {
-            blobs[blob.Key[prefix.Length..]] = blob;
+            if (blob.Key.StartsWith(packsPrefix, StringComparison.Ordinal)) packBlobs[blob.Key] = blob;
+            else blobs[blob.Key[prefix.Length..]] = blob;
         }
-        if (blobs.Count == 0)
+        // A packed upload's clips are listed by its index; a clip also stored loose is read from its pack (the index is newer).
+        var packed = await DatasetPacks.ReadAsync(store, prefix, packBlobs, cancellationToken).ConfigureAwait(false);
+        if (blobs.Count == 0 && packed.Count == 0)
         {
             throw new DatasetUnavailableException(
                 $"Dataset '{prefix}' was not found in {store.Location}: no blobs under that prefix. Upload it first (cremad dataset upload DIR --name NAME).");
         }
 
-        var root = Path.Combine(scratchDirectory, "dataset");
-        if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
-        Directory.CreateDirectory(root);
+        // The reader works on the listing itself (no skeleton of empty files: thousands of file creations per run); it
+        // reads only the CSVs, fetched here. The root only names files in the reader's messages (replaced by the prefix
+        // below) and in the dataset's description; nothing is written there.
+        var root = Path.GetFullPath(Path.Combine(Path.GetTempPath(), "cremad-blob-dataset"));
+        var texts = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (relative, blob) in blobs)
         {
-            var path = Path.Combine(root, relative.Replace('/', Path.DirectorySeparatorChar));
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             var name = Path.GetFileName(relative);
-            if (name.Equals(DatasetReader.LabelsFileName, StringComparison.OrdinalIgnoreCase)
-                || name.Equals(ActorDemographics.FileName, StringComparison.OrdinalIgnoreCase))
+            if (!packed.ContainsKey(relative) && (name.Equals(DatasetReader.LabelsFileName, StringComparison.OrdinalIgnoreCase)
+                || name.Equals(ActorDemographics.FileName, StringComparison.OrdinalIgnoreCase)))
             {
-                await store.DownloadToFileAsync(blob.Key, path, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                await File.WriteAllBytesAsync(path, [], cancellationToken).ConfigureAwait(false);
+                if (blob.Size > MaxCsvBytes)
+                {
+                    throw new DatasetUnavailableException(
+                        $"Dataset '{prefix}' in {store.Location} cannot be read: '{blob.Key}' is {blob.Size:N0} bytes, more than the {MaxCsvBytes:N0} a CSV may hold.");
+                }
+                await using var content = await store.OpenReadAsync(blob.Key, cancellationToken).ConfigureAwait(false);
+                using var reader = new StreamReader(content, detectEncodingFromByteOrderMarks: true); // as File.ReadAllText reads a local one
+                texts[relative] = await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
             }
         }
+        var files = new ListedDatasetFiles(root, blobs.Keys.Union(packed.Keys), texts);
 
         Dataset dataset;
         try
@@ -84,6 +104,7 @@ public static class BlobDataset
                     _ => null,
                 },
                 Seed = reference.SplitSeed,
+                Files = files,
             });
         }
         catch (DatasetFormatException e)
@@ -95,6 +116,12 @@ public static class BlobDataset
 
         var clips = dataset.Clips.Select(clip =>
         {
+            var key = BlobLayout.FileKey(prefix, clip.RelativePath);
+            if (packed.TryGetValue(clip.RelativePath, out var inPack))
+            {
+                // The clip's version is its pack's: a new upload writes new packs.
+                return new BlobClip(clip, key, new SourceStamp(inPack.Range.Length, inPack.PackLastModified.UtcTicks), inPack.Range);
+            }
             var blob = blobs[clip.RelativePath];
             return new BlobClip(clip, blob.Key, new SourceStamp(blob.Size, blob.LastModified.UtcTicks));
         }).ToList();

@@ -73,6 +73,28 @@ public static class BlobLayout
         return $"{DatasetsFolder}/{name.Trim()}/";
     }
 
+    /// <summary>
+    /// <c>datasets/&lt;name&gt;/_packs/</c>: a packed upload's clips, many to a blob (<see cref="DatasetPackKey"/>), and
+    /// the index that says where each clip is (<see cref="DatasetPackIndexKey"/>). Not part of the dataset's files.
+    /// </summary>
+    public static string DatasetPacksPrefix(string datasetPrefix) => FileKey(datasetPrefix, DatasetPacksFolder + "/");
+
+    /// <summary>The folder of a dataset that holds its packs.</summary>
+    public const string DatasetPacksFolder = "_packs";
+
+    /// <summary><c>datasets/&lt;name&gt;/_packs/index.json</c>, written after the packs it lists: its presence means they are complete.</summary>
+    public static string DatasetPackIndexKey(string datasetPrefix) => FileKey(DatasetPacksPrefix(datasetPrefix), "index.json");
+
+    /// <summary><c>datasets/&lt;name&gt;/_packs/&lt;upload&gt;/pack-00000.bin</c>: one upload's packs in their own folder, so a new upload never overwrites a pack a run is reading.</summary>
+    public static string DatasetPackKey(string datasetPrefix, string upload, int pack)
+    {
+        ArgumentNullException.ThrowIfNull(upload);
+        var problem = FindPathProblem(upload, isPrefix: false) ?? (upload.Contains('/') ? "contains '/'" : null);
+        if (problem is not null) throw new ArgumentException($"The upload name '{upload}' must be one path segment: it {problem}.", nameof(upload));
+        ArgumentOutOfRangeException.ThrowIfNegative(pack);
+        return FileKey(DatasetPacksPrefix(datasetPrefix), $"{upload}/pack-{pack:D5}.bin");
+    }
+
     /// <summary><c>runs/&lt;run id, 32 hex digits&gt;/</c>: the model, history, plots and metrics of one run.</summary>
     public static string RunPrefix(Guid runId)
     {

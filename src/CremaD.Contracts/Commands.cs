@@ -52,6 +52,19 @@ public sealed record ExtractFeatureShard(
             .Each("clips", Clips, clip => clip.FindProblems());
         if (ShardIndex < 0 || ShardIndex >= Math.Max(ShardCount, 1)) problems.Add($"shardIndex must be in [0, {ShardCount}), got {ShardIndex}.");
         if (Clips is { Count: 0 }) problems.Add("clips must not be empty: a shard plan has no empty shards.");
+        // A shard reads the dataset it names and nothing else: not another dataset, a run's model or a feature store.
+        if (Dataset?.Prefix is { Length: > 0 } prefix && Clips is not null)
+        {
+            foreach (var clip in Clips.Where(c => c is not null))
+            {
+                if (clip.Key is { } key && !key.StartsWith(prefix, StringComparison.Ordinal)
+                    || clip.Packed?.Key is { } packKey && !packKey.StartsWith(prefix, StringComparison.Ordinal))
+                {
+                    problems.Add($"clip '{clip.Id}' lies outside the dataset '{prefix}': {clip.Packed?.Key ?? clip.Key}.");
+                    break;
+                }
+            }
+        }
         if (Clips is { Count: > RunConfig.MaxShardSize }) problems.Add($"clips must hold at most {RunConfig.MaxShardSize} clips, got {Clips.Count}.");
         if (Clips is not null && Clips.Where(c => c is not null).GroupBy(c => c.Id, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } duplicate)
         {

@@ -58,7 +58,12 @@ public sealed record DatasetRef(string Prefix, DatasetLayoutChoice Layout = Data
 /// <param name="Id">The clip's id in the feature store (CremaD.Datasets.ClipEntry.Id), unique in the dataset.</param>
 /// <param name="Label">Class id: an index into the six emotion codes ANG DIS FEA HAP NEU SAD.</param>
 /// <param name="Actor">Speaker id (e.g. "1001") when known.</param>
-public sealed record ShardClip(string Key, string Id, int Label, ClipPartition Partition, string? Actor = null)
+/// <param name="Packed">
+/// Where the clip's bytes are when the dataset was uploaded packed (<c>cremad dataset upload</c>): a range of a pack blob
+/// that holds many clips, so a shard reads them in a few requests. Null: the bytes are the blob <paramref name="Key"/>,
+/// which then names the clip only.
+/// </param>
+public sealed record ShardClip(string Key, string Id, int Label, ClipPartition Partition, string? Actor = null, BlobRange? Packed = null)
 {
     /// <summary>Number of classes a label may index (the CREMA-D emotions).</summary>
     public const int ClassCount = 6;
@@ -67,6 +72,24 @@ public sealed record ShardClip(string Key, string Id, int Label, ClipPartition P
     {
         var problems = new Problems().BlobPath("key", Key, isPrefix: false).NotBlank("id", Id).Defined("partition", Partition);
         if (Label is < 0 or >= ClassCount) problems.Add($"label must be a class id in [0, {ClassCount}), got {Label}.");
+        if (Packed is not null) problems.AddNested("packed", Packed.FindProblems());
+        return problems.List;
+    }
+}
+
+/// <summary><paramref name="Length"/> bytes of the blob <paramref name="Key"/> from <paramref name="Offset"/>.</summary>
+public sealed record BlobRange(string Key, long Offset, int Length)
+{
+    /// <summary>The most bytes one clip may take (about 11 minutes of 48 kHz stereo 16-bit audio); a longer range is refused.</summary>
+    public const int MaxLength = 128 * 1024 * 1024;
+
+    /// <summary>Where the range ends (exclusive).</summary>
+    public long End => Offset + Length;
+
+    public IReadOnlyList<string> FindProblems()
+    {
+        var problems = new Problems().BlobPath("key", Key, isPrefix: false).AtLeast("offset", Offset, 0);
+        if (Length is < 1 or > MaxLength) problems.Add($"length must be in [1, {MaxLength}] bytes, got {Length}.");
         return problems.List;
     }
 }

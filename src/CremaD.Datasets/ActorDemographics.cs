@@ -8,9 +8,9 @@ public static class ActorDemographics
 {
     public const string FileName = "VideoDemographics.csv";
 
-    public static IReadOnlyDictionary<string, ActorInfo> Read(string path)
+    public static IReadOnlyDictionary<string, ActorInfo> Read(string path, IDatasetFiles? files = null)
     {
-        var records = Csv.Parse(ReadText(path), path);
+        var records = Csv.Parse((files ?? LocalDatasetFiles.Instance).ReadText(path), path);
         var rows = records.Where(r => !r.IsBlank).ToList();
         if (rows.Count == 0) throw new DatasetFormatException(path, null, "empty file: expected a header ActorID,Age,Sex,Race,Ethnicity");
         var header = rows[0];
@@ -56,16 +56,4 @@ public static class ActorDemographics
         "" => "Unknown",
         var other => char.ToUpperInvariant(other[0]) + other[1..],
     };
-
-    internal static string ReadText(string path)
-    {
-        try
-        {
-            return File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new DatasetFormatException(path, null, $"cannot read: {e.Message}", e);
-        }
-    }
 }

@@ -17,6 +17,9 @@ public sealed record DatasetOptions
     /// <summary>Official layout: seed of the actor split.</summary>
     public int Seed { get; init; } = 42;
 
+    /// <summary>Where the files are: a folder on disk by default; a listing for a dataset in blob storage.</summary>
+    public IDatasetFiles Files { get; init; } = LocalDatasetFiles.Instance;
+
     /// <summary>Official layout: shares of actors per partition.</summary>
     public SplitFractions Fractions { get; init; } = SplitFractions.Default;
 }

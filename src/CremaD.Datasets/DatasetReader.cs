@@ -16,10 +16,11 @@ public static class DatasetReader
     public static Dataset Open(string root, DatasetOptions? options = null)
     {
         options ??= DatasetOptions.Default;
+        var files = options.Files;
         root = Path.GetFullPath(root);
-        if (!Directory.Exists(root))
+        if (!files.DirectoryExists(root))
         {
-            throw new DatasetFormatException(root, null, File.Exists(root) ? "the data root is a file, not a folder" : "the data root does not exist");
+            throw new DatasetFormatException(root, null, files.FileExists(root) ? "the data root is a file, not a folder" : "the data root does not exist");
         }
 
         var labelsPath = options.LabelsPath is { } given ? Path.GetFullPath(given) : Path.Combine(root, LabelsFileName);
@@ -27,18 +28,19 @@ public static class DatasetReader
         var layout = options.Layout ?? DetectLayout(root, options, labelsPath, audioFolder);
         return layout switch
         {
-            DatasetLayout.Course => ReadCourse(root, labelsPath),
-            DatasetLayout.Official => ReadOfficial(root, Directory.Exists(audioFolder) ? audioFolder : root, options),
+            DatasetLayout.Course => ReadCourse(root, labelsPath, files),
+            DatasetLayout.Official => ReadOfficial(root, files.DirectoryExists(audioFolder) ? audioFolder : root, options),
             _ => throw new ArgumentOutOfRangeException(nameof(options), layout, "unknown layout"),
         };
     }
 
     private static DatasetLayout DetectLayout(string root, DatasetOptions options, string labelsPath, string audioFolder)
     {
-        if (options.LabelsPath is not null || File.Exists(labelsPath)) return DatasetLayout.Course;
-        if (Directory.Exists(audioFolder)) return DatasetLayout.Official;
+        var files = options.Files;
+        if (options.LabelsPath is not null || files.FileExists(labelsPath)) return DatasetLayout.Course;
+        if (files.DirectoryExists(audioFolder)) return DatasetLayout.Official;
         // The AudioWAV folder itself given as the root.
-        if (Directory.EnumerateFiles(root, "*.wav", new EnumerationOptions { MatchCasing = MatchCasing.CaseInsensitive }).Any())
+        if (files.EnumerateWavFiles(root).Any())
         {
             return DatasetLayout.Official;
         }
@@ -47,12 +49,13 @@ public static class DatasetReader
     }
 
     /// <summary>Reads a course-layout labels file; paths in it are relative to the file's folder and must lie under <paramref name="root"/>.</summary>
-    public static Dataset ReadCourse(string root, string labelsPath)
+    public static Dataset ReadCourse(string root, string labelsPath, IDatasetFiles? files = null)
     {
+        files ??= LocalDatasetFiles.Instance;
         root = Path.GetFullPath(root);
         labelsPath = Path.GetFullPath(labelsPath);
-        if (!File.Exists(labelsPath)) throw new DatasetFormatException(labelsPath, null, "labels file not found");
-        var records = Csv.Parse(ActorDemographics.ReadText(labelsPath), labelsPath).Where(r => !r.IsBlank).ToList();
+        if (!files.FileExists(labelsPath)) throw new DatasetFormatException(labelsPath, null, "labels file not found");
+        var records = Csv.Parse(files.ReadText(labelsPath), labelsPath).Where(r => !r.IsBlank).ToList();
         if (records.Count == 0) throw new DatasetFormatException(labelsPath, null, "empty file: expected a header path,class,partition");
 
         var header = records[0];
@@ -106,7 +109,7 @@ public static class DatasetReader
                 throw new DatasetFormatException(labelsPath, line,
                     $"unknown partition '{record.Fields[partitionColumn]}': expected train, validation or test");
             }
-            if (!File.Exists(fullPath)) throw new DatasetFormatException(labelsPath, line, $"file not found: {pathText}");
+            if (!files.FileExists(fullPath)) throw new DatasetFormatException(labelsPath, line, $"file not found: {pathText}");
 
             var actor = actorColumn >= 0 && record.Fields[actorColumn].Length > 0 ? record.Fields[actorColumn] : CremaDFileName.ActorOf(relative);
             rows.Add((relative, label, partition, actor));
@@ -133,7 +136,7 @@ public static class DatasetReader
 
     private static Dataset ReadOfficial(string root, string audioFolder, DatasetOptions options)
     {
-        var files = Directory.EnumerateFiles(audioFolder, "*.wav", new EnumerationOptions { MatchCasing = MatchCasing.CaseInsensitive })
+        var files = options.Files.EnumerateWavFiles(audioFolder)
             .Order(StringComparer.Ordinal)
             .ToList();
         var parsed = new List<(string RelativePath, CremaDFileName Name)>(files.Count);
@@ -151,7 +154,7 @@ public static class DatasetReader
         }
 
         var demographicsPath = FindDemographics(root, audioFolder, options);
-        var demographics = demographicsPath is null ? null : ActorDemographics.Read(demographicsPath);
+        var demographics = demographicsPath is null ? null : ActorDemographics.Read(demographicsPath, options.Files);
         var split = ActorSplit.Split(parsed.Select(p => p.Name.Actor), demographics, options.Seed, options.Fractions);
         var rows = parsed.Select(p => (p.RelativePath, p.Name.Label, split[p.Name.Actor], (string?)p.Name.Actor)).ToList();
         return new Dataset(root, DatasetLayout.Official, AssignIds(rows))
@@ -167,7 +170,7 @@ public static class DatasetReader
         if (options.DemographicsPath is { } given)
         {
             var full = Path.GetFullPath(given);
-            if (!File.Exists(full)) throw new DatasetFormatException(full, null, "demographics file not found");
+            if (!options.Files.FileExists(full)) throw new DatasetFormatException(full, null, "demographics file not found");
             return full;
         }
         string?[] candidates =
@@ -176,7 +179,7 @@ public static class DatasetReader
             Path.GetDirectoryName(audioFolder) is { } parent ? Path.Combine(parent, ActorDemographics.FileName) : null,
             Path.Combine(audioFolder, ActorDemographics.FileName),
         ];
-        return candidates.FirstOrDefault(c => c is not null && File.Exists(c));
+        return candidates.FirstOrDefault(c => c is not null && options.Files.FileExists(c));
     }
 
     /// <summary>Ids are file names without extension; where two clips share one, both use their relative path instead.</summary>

@@ -57,10 +57,13 @@ public sealed class EvaluateModelConsumer(IBlobStore blobs, EvaluationStops stop
             using (var download = CremaDTelemetry.Evaluation.StartRunActivity("blob download", command.RunId))
             {
                 download?.SetTag("cremad.blob_prefix", command.ModelPrefix);
-                store = await BlobFeatureStore.StageIntoWorkAsync(blobs, command.FeatureStorePrefix, work.WorkDirectory, ct).ConfigureAwait(false);
+                // Both at once: each is a handful of requests, and a hand-over is on the run's critical path.
+                var staging = BlobFeatureStore.StageIntoWorkAsync(blobs, command.FeatureStorePrefix, work.WorkDirectory, ct);
                 // The training checkpoint (optimiser state, the largest file) is only for resuming training.
-                await blobs.DownloadDirectoryAsync(command.ModelPrefix, modelDirectory, cancellationToken: ct,
-                    include: name => name != ModelFiles.Checkpoint).ConfigureAwait(false);
+                var model = blobs.DownloadDirectoryAsync(command.ModelPrefix, modelDirectory, cancellationToken: ct,
+                    include: name => name != ModelFiles.Checkpoint);
+                await Task.WhenAll(staging, model).ConfigureAwait(false);
+                store = await staging.ConfigureAwait(false);
             }
             if (!File.Exists(Path.Combine(modelDirectory, ModelFiles.BestModel)))
             {
@@ -74,16 +77,16 @@ public sealed class EvaluateModelConsumer(IBlobStore blobs, EvaluationStops stop
             var manifest = DescribeRun(command, store, modelDirectory, result, started);
             manifest.Write(Path.Combine(output, RunFiles.Manifest));
 
-            var artifacts = new List<RunArtifact>();
+            List<RunArtifact> artifacts;
             using (var upload = CremaDTelemetry.Evaluation.StartRunActivity("blob upload", command.RunId))
             {
-                foreach (var path in Directory.GetFiles(output).Order(StringComparer.Ordinal))
-                {
-                    var name = Path.GetFileName(path);
-                    var key = BlobLayout.FileKey(command.OutputPrefix, name);
-                    await blobs.UploadFileAsync(key, path, ct).ConfigureAwait(false);
-                    artifacts.Add(new RunArtifact(name, key));
-                }
+                artifacts = Directory.GetFiles(output).Order(StringComparer.Ordinal)
+                    .Select(path => new RunArtifact(Path.GetFileName(path), BlobLayout.FileKey(command.OutputPrefix, Path.GetFileName(path))))
+                    .ToList();
+                await Parallel.ForEachAsync(artifacts,
+                    new ParallelOptions { MaxDegreeOfParallelism = BlobStoreExtensions.DefaultTransferParallelism, CancellationToken = ct },
+                    async (artifact, token) => await blobs.UploadFileAsync(artifact.Key, Path.Combine(output, artifact.Name), token).ConfigureAwait(false))
+                    .ConfigureAwait(false);
                 upload?.SetTag("cremad.files", artifacts.Count);
             }
 

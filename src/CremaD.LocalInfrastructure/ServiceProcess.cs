@@ -152,6 +152,34 @@ public sealed class ServiceProcess : IAsyncDisposable
         return _peakMemoryBytes;
     }
 
+    /// <summary>CPU time (user + system) the host has used so far, in seconds; the last value read once it has exited.</summary>
+    public double CpuSeconds()
+    {
+        if (ReadCpuSeconds(ProcessId) is { } seconds) _cpuSeconds = Math.Max(_cpuSeconds, seconds);
+        return _cpuSeconds;
+    }
+
+    private double _cpuSeconds;
+
+    /// <summary>
+    /// CPU time (user + system, fields 14 and 15 of /proc/&lt;pid&gt;/stat) of any process, in seconds; null when it cannot be
+    /// read (gone). Clock ticks are USER_HZ, 100 a second on every Linux the kernel ABI allows.
+    /// </summary>
+    public static double? ReadCpuSeconds(int processId)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{processId}/stat");
+            // The command name (field 2) is in parentheses and may hold spaces: count fields after its closing one.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>VmHWM (peak resident set) of any process, in bytes; null when it cannot be read (gone).</summary>
     public static long? ReadPeakMemoryBytes(int processId)
     {
@@ -170,6 +198,7 @@ public sealed class ServiceProcess : IAsyncDisposable
     public async Task KillAsync()
     {
         PeakMemoryBytes();
+        CpuSeconds();
         _group.Signal(ProcessGroup.SigKill);
         await _group.WaitForExitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
     }
@@ -178,6 +207,7 @@ public sealed class ServiceProcess : IAsyncDisposable
     public async Task StopAsync(TimeSpan grace)
     {
         PeakMemoryBytes();
+        CpuSeconds();
         _group.Signal(ProcessGroup.SigTerm);
         if (!await _group.WaitForExitAsync(grace).ConfigureAwait(false)) await KillAsync().ConfigureAwait(false);
     }

@@ -16,7 +16,7 @@ namespace CremaD.Runs;
 /// step folds its event there first and then derives what to send from the folded status, so a redelivered message
 /// redoes the step (idempotently) and a restarted coordinator carries on where the status says the run is.
 /// </summary>
-public sealed class RunCoordinator(IBlobStore blobs, RunStateStore states, ServiceWorkOptions work, ILogger<RunCoordinator> logger)
+public sealed class RunCoordinator(IBlobStore blobs, RunStateStore states, ILogger<RunCoordinator> logger)
 {
     /// <summary>Accepts a run: lists the dataset, plans the shards (or reuses a complete feature store) and sends the work.</summary>
     public async Task SubmitAsync(SubmitRun command, ConsumeContext context)
@@ -28,20 +28,15 @@ public sealed class RunCoordinator(IBlobStore blobs, RunStateStore states, Servi
         if (current is null || current.Stage.IsTerminal() || current.Features.Ready) return;
 
         BlobDatasetListing listing;
-        var scratch = Path.Combine(work.WorkDirectory, "plans", $"{command.RunId:N}-{Guid.NewGuid():N}");
         try
         {
-            listing = await BlobDataset.ReadAsync(blobs, command.Dataset, scratch, ct).ConfigureAwait(false);
+            listing = await BlobDataset.ReadAsync(blobs, command.Dataset, ct).ConfigureAwait(false);
         }
         catch (DatasetUnavailableException e)
         {
             logger.LogWarning("Run {RunId} fails: {Reason}", command.RunId, e.Message);
             await FailAsync(command.RunId, RunStage.Submitted, e.Message, e.GetType().FullName, context).ConfigureAwait(false);
             return;
-        }
-        finally
-        {
-            if (Directory.Exists(scratch)) Directory.Delete(scratch, recursive: true);
         }
 
         var storePrefix = BlobLayout.FeatureStorePrefix(listing.Fingerprint, FeatureRecipe.Version);
@@ -71,7 +66,7 @@ public sealed class RunCoordinator(IBlobStore blobs, RunStateStore states, Servi
         {
             if (done.Contains(shard)) continue;
             var clips = listing.Clips.Skip(shard * command.Config.ShardSize).Take(command.Config.ShardSize)
-                .Select(c => new ShardClip(c.Key, c.Entry.Id, c.Entry.Label, c.Entry.Partition.ToContract(), c.Entry.Actor))
+                .Select(c => new ShardClip(c.Key, c.Entry.Id, c.Entry.Label, c.Entry.Partition.ToContract(), c.Entry.Actor, c.Packed))
                 .ToList();
             await sender.Send(new ExtractFeatureShard(command.RunId, command.Dataset, listing.Fingerprint, FeatureRecipe.Version, shard, shardCount,
                 clips, BlobLayout.ShardPrefix(storePrefix, shard, shardCount)), ct).ConfigureAwait(false);

@@ -71,6 +71,40 @@ public sealed class AzureBlobStore : IBlobStore
         }
     }
 
+    public async Task<BlobContent?> TryReadRangeAsync(string key, long offset, int length, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
+        var blob = await BlobAsync(key, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var options = new BlobDownloadOptions { Range = new HttpRange(offset, length) };
+            var download = (await blob.DownloadContentAsync(options, cancellationToken).ConfigureAwait(false)).Value;
+            var details = download.Details;
+            var content = download.Content.ToMemory();
+            return new BlobContent(new BlobInfo(key, TotalLength(details.ContentRange) ?? offset + content.Length, details.LastModified,
+                ETagText(details.ETag)), content);
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            return null;
+        }
+        catch (RequestFailedException e) when (e.Status == 416)
+        {
+            // The range starts at or past the end: nothing to read, but the blob exists.
+            var info = await GetInfoAsync(key, cancellationToken).ConfigureAwait(false);
+            return info is null ? null : new BlobContent(info, ReadOnlyMemory<byte>.Empty);
+        }
+    }
+
+    /// <summary>The whole blob's length from a Content-Range header such as <c>bytes 0-99/1234</c>.</summary>
+    private static long? TotalLength(string? contentRange)
+    {
+        var slash = contentRange?.LastIndexOf('/') ?? -1;
+        return slash >= 0 && long.TryParse(contentRange.AsSpan(slash + 1), System.Globalization.NumberStyles.None,
+            System.Globalization.CultureInfo.InvariantCulture, out var total) ? total : null;
+    }
+
     public async Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken = default)
     {
         var blob = await BlobAsync(key, cancellationToken).ConfigureAwait(false);

@@ -24,6 +24,13 @@ public interface IBlobStore
     /// </summary>
     Task<BlobContent?> TryReadAllAsync(string key, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// <paramref name="length"/> bytes of the blob from <paramref name="offset"/>, with the properties of the whole blob,
+    /// in one request; fewer bytes when the blob ends earlier (none when it ends before <paramref name="offset"/>); null
+    /// when it does not exist. How a packed dataset's clips are read: one request for many clips.
+    /// </summary>
+    Task<BlobContent?> TryReadRangeAsync(string key, long offset, int length, CancellationToken cancellationToken = default);
+
     /// <summary>Opens the blob's content for reading; the caller disposes the stream.</summary>
     /// <exception cref="BlobNotFoundException">No blob exists under the key.</exception>
     Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken = default);

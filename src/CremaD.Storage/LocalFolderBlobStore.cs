@@ -103,6 +103,29 @@ public sealed class LocalFolderBlobStore : IBlobStore
         }
     }
 
+    public async Task<BlobContent?> TryReadRangeAsync(string key, long offset, int length, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
+        var path = PathOf(key);
+        try
+        {
+            await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete,
+                bufferSize: 1, FileOptions.Asynchronous);
+            var written = File.GetLastWriteTimeUtc(stream.SafeFileHandle);
+            var size = stream.Length;
+            var content = new byte[(int)Math.Clamp(size - offset, 0, length)];
+            stream.Position = Math.Min(offset, size);
+            await stream.ReadExactlyAsync(content, cancellationToken).ConfigureAwait(false);
+            return new BlobContent(new BlobInfo(key, size, new DateTimeOffset(written, TimeSpan.Zero), ETagOf(written, size)), content);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException
+                                  || (e is UnauthorizedAccessException && Directory.Exists(path)))
+        {
+            return null;
+        }
+    }
+
     public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken = default)
     {
         var path = PathOf(key);

@@ -17,7 +17,7 @@ public sealed class DatasetUploadTests
 
         // The services' own reader sees the same dataset as the local one.
         var store = BlobStoreFactory.FromConnectionString(storeRoot, "cremad");
-        var listing = await BlobDataset.ReadAsync(store, new DatasetRef(BlobDataset.PrefixOf("demo")), dir["scratch"]);
+        var listing = await BlobDataset.ReadAsync(store, new DatasetRef(BlobDataset.PrefixOf("demo")));
         var local = CremaD.Datasets.DatasetReader.Open(Repo.Demo, new CremaD.Datasets.DatasetOptions());
         Assert.Equal(local.Clips.Count, listing.Clips.Count);
     }

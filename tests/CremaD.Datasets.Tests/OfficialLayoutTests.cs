@@ -63,6 +63,30 @@ public sealed class OfficialLayoutTests : IDisposable
     }
 
     [Fact]
+    public void A_listing_of_the_same_files_reads_as_the_same_dataset_as_the_folder()
+    {
+        var actors = Actors(3, 3);
+        MakeCorpus(actors.Select(a => a.Actor));
+        _dir.Write("VideoDemographics.csv", Demographics(actors));
+        _dir.Touch("AudioWAV/notes.wav");
+        _dir.Touch("AudioWAV/deeper/1001_DFA_SAD_XX.wav"); // not directly in AudioWAV/: not a clip, either way
+        var relative = Directory.EnumerateFiles(_dir.Path, "*", SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(_dir.Path, f).Replace('\\', '/')).ToList();
+        var elsewhere = Path.Combine(Path.GetTempPath(), "never-created-" + Guid.NewGuid().ToString("N"));
+        var listed = new ListedDatasetFiles(elsewhere, relative,
+            new Dictionary<string, string> { ["VideoDemographics.csv"] = File.ReadAllText(_dir["VideoDemographics.csv"]) });
+
+        var fromFolder = DatasetReader.Open(_dir.Path, new DatasetOptions { Seed = 5 });
+        var fromListing = DatasetReader.Open(elsewhere, new DatasetOptions { Seed = 5, Files = listed });
+
+        Assert.Equal(fromFolder.Layout, fromListing.Layout);
+        Assert.Equal(fromFolder.Clips, fromListing.Clips);
+        Assert.Equal(fromFolder.Rejected, fromListing.Rejected);
+        Assert.Equal(Path.Combine(elsewhere, "VideoDemographics.csv"), fromListing.DemographicsPath);
+        Assert.False(Directory.Exists(elsewhere));
+    }
+
+    [Fact]
     public void Written_labels_read_back_as_the_same_course_dataset()
     {
         var actors = Actors(4, 4);

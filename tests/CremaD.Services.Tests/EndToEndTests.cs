@@ -33,7 +33,9 @@ public sealed class EndToEndTests(RabbitMqFixture rabbit, AzuriteFixture azurite
     {
         await using var cluster = new ServiceCluster(rabbit, azurite);
         await cluster.StartAsync("runs-api", "features-1", "features-2", "trainer", "evaluation");
-        var dataset = await cluster.UploadDatasetAsync("tiny", brokenClip: true);
+        // Packed as `cremad dataset upload` packs it (7 clips a pack, so shards of 8 straddle packs); the other tests upload loose.
+        var dataset = await cluster.UploadDatasetAsync("tiny", brokenClip: true, clipsPerPack: 7);
+        Assert.True(await cluster.Blobs.ExistsAsync(BlobLayout.DatasetPackIndexKey(BlobLayout.DatasetPrefix(dataset))));
 
         var runId = await cluster.SubmitAsync(dataset, TinyConfig);
         var status = await cluster.WaitForAsync(runId, s => s.Stage.IsTerminal(), "the run to finish");

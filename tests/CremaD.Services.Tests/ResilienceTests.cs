@@ -171,6 +171,8 @@ internal class DelegatingBlobStore(IBlobStore inner) : IBlobStore
     public virtual Task<bool> ExistsAsync(string key, CancellationToken cancellationToken = default) => inner.ExistsAsync(key, cancellationToken);
     public virtual Task<BlobInfo?> GetInfoAsync(string key, CancellationToken cancellationToken = default) => inner.GetInfoAsync(key, cancellationToken);
     public virtual Task<BlobContent?> TryReadAllAsync(string key, CancellationToken cancellationToken = default) => inner.TryReadAllAsync(key, cancellationToken);
+    public virtual Task<BlobContent?> TryReadRangeAsync(string key, long offset, int length, CancellationToken cancellationToken = default) =>
+        inner.TryReadRangeAsync(key, offset, length, cancellationToken);
     public virtual Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken = default) => inner.OpenReadAsync(key, cancellationToken);
     public virtual Task<BlobInfo> UploadAsync(string key, Stream content, BlobWriteCondition? condition = null, CancellationToken cancellationToken = default) =>
         inner.UploadAsync(key, content, condition, cancellationToken);

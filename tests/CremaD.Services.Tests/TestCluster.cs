@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using CremaD.BlobStaging;
 using CremaD.Contracts;
 using CremaD.Runs;
 using CremaD.Storage;
@@ -70,12 +71,15 @@ internal abstract class TestCluster : IAsyncDisposable
     /// <summary>
     /// Uploads a course-layout dataset cut from samples/demo (12 train, 6 validation, 6 test clips unless told otherwise;
     /// with <paramref name="brokenClip"/>, one more that is not audio) under <c>datasets/&lt;name&gt;/</c>; returns the name.
+    /// One blob per file, or with <paramref name="clipsPerPack"/> packed as <c>cremad dataset upload</c> packs it.
     /// </summary>
-    public async Task<string> UploadDatasetAsync(string name, bool brokenClip, int train = 12, int validation = 6, int test = 6)
+    public async Task<string> UploadDatasetAsync(string name, bool brokenClip, int train = 12, int validation = 6, int test = 6,
+        int clipsPerPack = 0)
     {
         var local = Temp.Sub("dataset-" + name);
         TestDatasets.WriteDemoSubset(local, train, validation, test, brokenClip);
-        await Blobs.UploadDirectoryAsync(local, BlobLayout.DatasetPrefix(name));
+        if (clipsPerPack > 0) await BlobDataset.UploadAsync(Blobs, local, name, clipsPerPack: clipsPerPack);
+        else await Blobs.UploadDirectoryAsync(local, BlobLayout.DatasetPrefix(name));
         return name;
     }
 

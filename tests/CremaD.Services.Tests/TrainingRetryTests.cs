@@ -18,6 +18,12 @@ namespace CremaD.Services.Tests;
 /// (tiny model) on features of samples/demo clips, a local-folder store behind a failing decorator, MassTransit's
 /// in-memory test harness for the bus.
 /// </summary>
+/// <remarks>
+/// In the collection of the tests that train through services: LibTorch's thread settings are partly process-wide, so
+/// two trainings at once in one test process may round differently, and the resilience tests compare a resumed training
+/// with an uninterrupted one bit for bit (seen failing when this class ran beside them).
+/// </remarks>
+[Collection(InfrastructureCollection.Name)]
 public sealed class TrainingRetryTests : IAsyncLifetime
 {
     private readonly TempDirectory _temp = new();

@@ -65,6 +65,29 @@ public abstract class BlobStoreContractTests
     }
 
     [RequiresInfrastructureFact]
+    public async Task A_range_read_returns_those_bytes_with_the_whole_blobs_properties_in_one_request()
+    {
+        var content = Enumerable.Range(0, 90_000).Select(i => (byte)(i * 31)).ToArray();
+        var written = await Store.WriteBytesAsync("datasets/d/_packs/pack-00000.bin", content);
+
+        var middle = await Store.TryReadRangeAsync("datasets/d/_packs/pack-00000.bin", 12_345, 40_000);
+        var tail = await Store.TryReadRangeAsync("datasets/d/_packs/pack-00000.bin", 80_000, 40_000);
+        var past = await Store.TryReadRangeAsync("datasets/d/_packs/pack-00000.bin", 90_000, 10);
+
+        Assert.NotNull(middle);
+        Assert.Equal(content.AsSpan(12_345, 40_000).ToArray(), middle.Content.ToArray());
+        Assert.Equal(written.ETag, middle.Info.ETag);
+        Assert.Equal(content.Length, middle.Info.Size);
+        Assert.Equal(written.LastModified, middle.Info.LastModified);
+        Assert.NotNull(tail);
+        Assert.Equal(content.AsSpan(80_000).ToArray(), tail.Content.ToArray()); // the blob ends first
+        Assert.Equal(content.Length, tail.Info.Size);
+        Assert.NotNull(past);
+        Assert.Equal(0, past.Content.Length);
+        Assert.Null(await Store.TryReadRangeAsync("datasets/d/_packs/missing.bin", 0, 10));
+    }
+
+    [RequiresInfrastructureFact]
     public async Task A_forward_only_stream_uploads_and_reports_its_size()
     {
         var content = Enumerable.Range(0, 100_000).Select(i => (byte)(i * 7)).ToArray();

@@ -27,11 +27,22 @@ public static class DatasetCommand
                           "(default: the ConnectionStrings__blobs environment variable, as the services read it)",
         };
         var container = new Option<string>("--container") { Description = "Blob container", DefaultValueFactory = _ => "cremad" };
+        var packClips = new Option<int>("--pack-clips")
+        {
+            Description = "Clips per pack blob (the feature services read a pack's clips in a few requests, not one each); " +
+                          "0 uploads one blob per file",
+            DefaultValueFactory = _ => DatasetPacks.DefaultClipsPerPack,
+        };
+        packClips.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() is < 0 or > 100_000) result.AddError("--pack-clips must be in [0, 100000]");
+        });
         var command = new Command("upload", "Upload a local dataset into blob storage, where the distributed services read it");
         command.Arguments.Add(directory);
         command.Options.Add(name);
         command.Options.Add(connection);
         command.Options.Add(container);
+        command.Options.Add(packClips);
         CliConsole.SetAction(command, async (parseResult, console, cancellationToken) =>
         {
             var connectionString = parseResult.GetValue(connection) ?? Environment.GetEnvironmentVariable("ConnectionStrings__blobs")
@@ -46,9 +57,11 @@ public static class DatasetCommand
                 throw new CliException(e.Message);
             }
             var (prefix, files, data) = await BlobDataset.UploadAsync(store, parseResult.GetRequiredValue(directory).FullName,
-                parseResult.GetRequiredValue(name), cancellationToken: cancellationToken).ConfigureAwait(false);
+                parseResult.GetRequiredValue(name), clipsPerPack: parseResult.GetValue(packClips), cancellationToken: cancellationToken).ConfigureAwait(false);
             console.Line($"dataset: {data.Root} ({DatasetArguments.Describe(data)})");
-            console.Line($"uploaded {files} files to {prefix} in {store.Location}");
+            console.Line(parseResult.GetValue(packClips) > 0
+                ? $"uploaded {data.Clips.Count} clips in packs and the other files, {files} blobs, to {prefix} in {store.Location}"
+                : $"uploaded {files} files to {prefix} in {store.Location}");
             return CliConsole.ExitOk;
         });
         return command;

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace CremaD.Datasets;
 
 /// <summary>
@@ -9,6 +11,7 @@ namespace CremaD.Datasets;
 internal static class BandStatistics
 {
     /// <summary>Writes the per-band mean and M2 of row-major <paramref name="data"/> [frames x bands].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a per-sample loop: optimised from its first call (see LogMelExtractor)
     public static void OfClip(ReadOnlySpan<float> data, int frames, Span<double> mean, Span<double> m2)
     {
         var bands = mean.Length;
