@@ -37,14 +37,49 @@ public static class BlobFeatureStore
     }
 
     /// <summary>
-    /// Completes the store from its <paramref name="shardCount"/> shards: merges their train statistics in shard order
-    /// into the normalisation (the same float64 reduction as the local stage), writes index.json, normalisation.json,
-    /// rejected.json, parts.json and, last, metadata.json. Deterministic: completing twice writes the same content
-    /// (up to the timestamps in metadata.json).
+    /// Completes the store from the <paramref name="shardCount"/> shards of <paramref name="shardSize"/> clips a run
+    /// planned: merges their train statistics in shard order into the normalisation (the same float64 reduction as the
+    /// local stage), writes index.json, normalisation.json, rejected.json, parts.json and, last, metadata.json.
+    /// Once: completions are serialised by a lease on <see cref="BlobLayout.FeatureStoreCompletionLeaseKey"/>, and a
+    /// store found complete under it is returned as it is, so a run with another plan finishing at the same time
+    /// never rewrites a store that trainers may be staging. Every shard manifest is checked against the plan.
     /// </summary>
-    /// <exception cref="InvalidDataException">A shard is missing, or no train clip could be extracted; the message says which.</exception>
-    public static async Task<CompletedFeatureStore> CompleteAsync(IBlobStore store, string prefix, int shardCount,
+    /// <exception cref="InvalidDataException">A shard is missing or does not belong to the plan, or no train clip could be extracted; the message says which.</exception>
+    public static async Task<CompletedFeatureStore> CompleteAsync(IBlobStore store, string prefix, int shardCount, int shardSize,
         CancellationToken cancellationToken = default)
+    {
+        await using var completion = await AcquireCompletionLeaseAsync(store, prefix, cancellationToken).ConfigureAwait(false);
+        if (await IsCompleteAsync(store, prefix, cancellationToken).ConfigureAwait(false))
+        {
+            return await ReadCompletedAsync(store, prefix, cancellationToken).ConfigureAwait(false);
+        }
+        var completed = await WriteCompletionAsync(store, prefix, shardCount, shardSize, cancellationToken).ConfigureAwait(false);
+        await completion.ReleaseAsync(cancellationToken).ConfigureAwait(false);
+        return completed;
+    }
+
+    private static readonly TimeSpan CompletionLeaseDuration = BlobLeaseDuration.Maximum;
+
+    /// <summary>Waits for the completion lease; another completer holds it for seconds at most (or it expires).</summary>
+    private static async Task<IBlobLease> AcquireCompletionLeaseAsync(IBlobStore store, string prefix, CancellationToken cancellationToken)
+    {
+        var key = BlobLayout.FeatureStoreCompletionLeaseKey(prefix);
+        var deadline = DateTimeOffset.UtcNow + CompletionLeaseDuration * 2;
+        while (true)
+        {
+            try
+            {
+                return await store.AcquireLeaseAsync(key, CompletionLeaseDuration, cancellationToken).ConfigureAwait(false);
+            }
+            catch (BlobLeaseConflictException) when (DateTimeOffset.UtcNow < deadline)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static async Task<CompletedFeatureStore> WriteCompletionAsync(IBlobStore store, string prefix, int shardCount, int shardSize,
+        CancellationToken cancellationToken)
     {
         var started = DateTime.UtcNow;
         var dataset = await store.ReadJsonAsync<BlobDatasetDescription>(BlobLayout.FeatureStoreDatasetKey(prefix), ServiceJson.Options, cancellationToken)
@@ -52,15 +87,28 @@ public static class BlobFeatureStore
         var manifests = new FeatureShardManifest[shardCount];
         await Parallel.ForAsync(0, shardCount, cancellationToken, async (i, ct) =>
         {
-            var key = BlobLayout.ShardManifestKey(BlobLayout.ShardPrefix(prefix, i, shardCount));
+            var key = BlobLayout.ShardManifestKey(BlobLayout.ShardPrefix(prefix, i, shardCount, shardSize));
+            FeatureShardManifest manifest;
             try
             {
-                manifests[i] = await store.ReadJsonAsync<FeatureShardManifest>(key, ServiceJson.Options, ct).ConfigureAwait(false);
+                manifest = await store.ReadJsonAsync<FeatureShardManifest>(key, ServiceJson.Options, ct).ConfigureAwait(false);
             }
             catch (BlobNotFoundException e)
             {
                 throw new InvalidDataException($"Feature shard {i} of {shardCount} is missing: no '{key}' in {store.Location}.", e);
             }
+            // Every shard but the last holds the shard size; the last the rest.
+            var clips = manifest.Clips.Count + manifest.RejectedClips.Count;
+            var planned = i < shardCount - 1 ? clips == shardSize : clips is > 0 && clips <= shardSize;
+            if (manifest.ShardIndex != i || manifest.ShardCount != shardCount || manifest.DatasetFingerprint != dataset.Fingerprint
+                || manifest.RecipeVersion != FeatureRecipe.Version || !planned)
+            {
+                throw new InvalidDataException(
+                    $"Feature shard '{key}' in {store.Location} is not shard {i} of this plan ({shardCount} shards of {shardSize} clips, dataset " +
+                    $"{dataset.Fingerprint}, recipe {FeatureRecipe.Version}): it says shard {manifest.ShardIndex} of {manifest.ShardCount}, " +
+                    $"{clips} clips, dataset {manifest.DatasetFingerprint}, recipe {manifest.RecipeVersion}.");
+            }
+            manifests[i] = manifest;
         }).ConfigureAwait(false);
 
         var normaliser = new NormalisationAccumulator(FeatureRecipe.MelBands);

@@ -176,14 +176,20 @@ public static class BlobLayout
     /// <summary><c>&lt;store&gt;dataset.json</c>: what the coordinator planned the store's shards from.</summary>
     public static string FeatureStoreDatasetKey(string featureStorePrefix) => FileKey(featureStorePrefix, "dataset.json");
 
+    /// <summary><c>&lt;store&gt;completion.lease</c>: held while a coordinator completes the store, so that it is completed once.</summary>
+    public static string FeatureStoreCompletionLeaseKey(string featureStorePrefix) => FileKey(featureStorePrefix, "completion.lease");
+
     /// <summary><c>&lt;store&gt;parts.json</c>: which shard blob holds each part file of the store's index.</summary>
     public static string FeatureStorePartsKey(string featureStorePrefix) => FileKey(featureStorePrefix, "parts.json");
 
     /// <summary>
-    /// <c>&lt;store&gt;shards/shard-00003-of-00029/</c>: where the feature service writes shard 3 of 29. Zero-padded so
-    /// that listing the store returns shards in index order.
+    /// <c>&lt;store&gt;shards/size-00256/shard-00003-of-00029/</c>: where the feature service writes shard 3 of the 29
+    /// shards of 256 clips. The key names the whole plan: the store is keyed by the dataset's fingerprint, which fixes
+    /// its clips and their order, so the shard size and index fix the shard's clips, and two runs that plan the same
+    /// dataset with other shard sizes (even into as many shards) never read or overwrite each other's shards.
+    /// Zero-padded so that listing returns shards in index order.
     /// </summary>
-    public static string ShardPrefix(string featureStorePrefix, int shardIndex, int shardCount)
+    public static string ShardPrefix(string featureStorePrefix, int shardIndex, int shardCount, int shardSize)
     {
         var problem = FindPathProblem(featureStorePrefix, isPrefix: true)
                       ?? (featureStorePrefix.EndsWith('/') ? null : "must end with '/'");
@@ -196,7 +202,9 @@ public static class BlobLayout
         {
             throw new ArgumentOutOfRangeException(nameof(shardIndex), shardIndex, $"The shard index must be in [0, {shardCount}).");
         }
-        return string.Create(CultureInfo.InvariantCulture, $"{ShardsPrefix(featureStorePrefix)}shard-{shardIndex:D5}-of-{shardCount:D5}/");
+        if (shardSize < 1) throw new ArgumentOutOfRangeException(nameof(shardSize), shardSize, "The shard size must be at least 1.");
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{ShardsPrefix(featureStorePrefix)}size-{shardSize:D5}/shard-{shardIndex:D5}-of-{shardCount:D5}/");
     }
 
     /// <summary><c>&lt;store&gt;shards/</c>: the folder of a feature store's shards (<see cref="ShardPrefix"/>).</summary>

@@ -69,7 +69,7 @@ public sealed class RunCoordinator(IBlobStore blobs, RunStateStore states, ILogg
                 .Select(c => new ShardClip(c.Key, c.Entry.Id, c.Entry.Label, c.Entry.Partition.ToContract(), c.Entry.Actor, c.Packed))
                 .ToList();
             await sender.Send(new ExtractFeatureShard(command.RunId, command.Dataset, listing.Fingerprint, FeatureRecipe.Version, shard, shardCount,
-                clips, BlobLayout.ShardPrefix(storePrefix, shard, shardCount)), ct).ConfigureAwait(false);
+                clips, BlobLayout.ShardPrefix(storePrefix, shard, shardCount, command.Config.ShardSize)), ct).ConfigureAwait(false);
         }
         logger.LogInformation("Run {RunId}: {Clips} clips of {Dataset} planned in {Shards} shards into {Store}",
             command.RunId, listing.Clips.Count, command.Dataset.Prefix, shardCount, storePrefix);
@@ -94,7 +94,8 @@ public sealed class RunCoordinator(IBlobStore blobs, RunStateStore states, ILogg
         CompletedFeatureStore completed;
         try
         {
-            completed = await BlobFeatureStore.CompleteAsync(blobs, features.FeatureStorePrefix!, features.ShardCount, ct).ConfigureAwait(false);
+            completed = await BlobFeatureStore.CompleteAsync(blobs, features.FeatureStorePrefix!, features.ShardCount, status.Config.ShardSize, ct)
+                .ConfigureAwait(false);
         }
         catch (InvalidDataException e)
         {

@@ -64,13 +64,16 @@ public sealed class BlobLayoutTests
     public void Shard_folders_list_in_index_order()
     {
         var store = BlobLayout.FeatureStorePrefix("abc", 1);
-        var prefixes = Enumerable.Range(0, 12).Select(i => BlobLayout.ShardPrefix(store, i, 12)).ToList();
+        var prefixes = Enumerable.Range(0, 12).Select(i => BlobLayout.ShardPrefix(store, i, 12, 64)).ToList();
 
-        Assert.Equal("features/abc/recipe-1/shards/shard-00003-of-00012/", prefixes[3]);
+        Assert.Equal("features/abc/recipe-1/shards/size-00064/shard-00003-of-00012/", prefixes[3]);
         Assert.Equal(prefixes, prefixes.Order(StringComparer.Ordinal));
-        Assert.Throws<ArgumentOutOfRangeException>(() => BlobLayout.ShardPrefix(store, 12, 12));
-        Assert.Throws<ArgumentOutOfRangeException>(() => BlobLayout.ShardPrefix(store, -1, 12));
-        Assert.Contains("must end with '/'", Assert.Throws<ArgumentException>(() => BlobLayout.ShardPrefix("features/abc", 0, 1)).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => BlobLayout.ShardPrefix(store, 12, 12, 64));
+        Assert.Throws<ArgumentOutOfRangeException>(() => BlobLayout.ShardPrefix(store, -1, 12, 64));
+        Assert.Throws<ArgumentOutOfRangeException>(() => BlobLayout.ShardPrefix(store, 0, 12, 0));
+        Assert.Contains("must end with '/'", Assert.Throws<ArgumentException>(() => BlobLayout.ShardPrefix("features/abc", 0, 1, 64)).Message);
+        // 131 clips make 3 shards of 64 or 3 of 50: two plans, never one key.
+        Assert.NotEqual(BlobLayout.ShardPrefix(store, 2, 3, 64), BlobLayout.ShardPrefix(store, 2, 3, 50));
 
         Assert.Equal(prefixes[3] + "shard.json", BlobLayout.ShardManifestKey(prefixes[3]));
         Assert.True(BlobLayout.IsShardManifestKey(BlobLayout.ShardManifestKey(prefixes[3])));

@@ -39,7 +39,7 @@ internal static class SampleMessages
     public static ExtractFeatureShard ExtractShard(int shard) => new(
         RunId, Dataset, Fingerprint, 1, shard, 2,
         Enumerable.Range(shard * 5, 5).Select(Clip).ToList(),
-        BlobLayout.ShardPrefix(StorePrefix, shard, 2));
+        BlobLayout.ShardPrefix(StorePrefix, shard, 2, 5));
 
     public static TrainModel TrainModel => new(RunId, StorePrefix, StorePrefix + "normalisation.json", Config, RunPrefix);
 
@@ -78,7 +78,7 @@ internal static class SampleMessages
             train.Sum(c => (long)c.Frames), train.Count,
             Enumerable.Range(0, BandMoments.Bands).Select(b => -40.0 + b * 0.25 + shard).ToArray(),
             Enumerable.Range(0, BandMoments.Bands).Select(b => 1000.0 + b).ToArray());
-        return new FeatureShardExtracted(RunId, shard, 2, BlobLayout.ShardPrefix(StorePrefix, shard, 2) + "features.f32",
+        return new FeatureShardExtracted(RunId, shard, 2, BlobLayout.ShardPrefix(StorePrefix, shard, 2, 5) + "features.f32",
             extracted, rejected, moments, extracted.Sum(c => c.DurationSeconds), 1.25 + shard, Start.AddSeconds(10 + shard));
     }
 

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using CremaD.Contracts;
+using CremaD.Datasets;
 using CremaD.Evaluation;
 using CremaD.Learning;
 using CremaD.Pipeline;
@@ -128,6 +129,37 @@ public sealed class EndToEndTests(RabbitMqFixture rabbit, AzuriteFixture azurite
         Assert.All(spans.Where(a => a.Source.Name.StartsWith("CremaD.", StringComparison.Ordinal)
                                     && Equals(a.GetTagItem(CremaDTelemetry.RunIdTag), runId.ToString("D"))),
             a => Assert.Equal(post.TraceId, a.TraceId));
+    }
+
+    [RequiresInfrastructureFact(Infrastructure.RabbitMq | Infrastructure.Azurite)]
+    public async Task Two_runs_on_one_dataset_with_other_shard_sizes_at_once_share_one_store_and_both_complete()
+    {
+        await using var cluster = new ServiceCluster(rabbit, azurite);
+        await cluster.StartAsync("runs-api", "features-1", "features-2", "trainer", "evaluation");
+        var dataset = await cluster.UploadDatasetAsync("shared", brokenClip: true);
+
+        // 25 clips in 4 shards of 8, or in 4 shards of 7: the same shard count, other shards.
+        var runs = await Task.WhenAll(cluster.SubmitAsync(dataset, TinyConfig, "shards of 8"),
+            cluster.SubmitAsync(dataset, TinyConfig with { ShardSize = 7 }, "shards of 7"));
+        var statuses = await Task.WhenAll(runs.Select(id => cluster.WaitForAsync(id, s => s.Stage.IsTerminal(), "the run to finish")));
+
+        Assert.All(statuses, s => Assert.True(s.Stage == RunStage.Completed, cluster.Describe(s)));
+        Assert.All(statuses, s => Assert.Equal(4, s.Features.ShardCount));
+        Assert.Single(statuses.Select(s => s.Features.FeatureStorePrefix).Distinct());
+        var store = statuses[0].Features.FeatureStorePrefix!;
+        var index = await cluster.Blobs.ReadJsonAsync<FeatureStoreIndex>(BlobLayout.FileKey(store, FeatureStoreFiles.Index), FeatureStoreFiles.Json);
+        Assert.Equal(24, index.Clips!.Select(c => c.Id).Distinct().Count());
+        Assert.Equal(24, index.Clips!.Count);
+        // Each plan's shards under their own keys; both runs trained on the one completed store, to the same model.
+        var manifests = new List<string>();
+        await foreach (var blob in cluster.Blobs.ListAsync(BlobLayout.ShardsPrefix(store)))
+        {
+            if (BlobLayout.IsShardManifestKey(blob.Key)) manifests.Add(blob.Key);
+        }
+        Assert.Equal(8, manifests.Count);
+        Assert.Equal(
+            await cluster.Blobs.ReadTextAsync(BlobLayout.RunPrefix(runs[0]) + "artifacts/" + ArtifactNames.TestMetrics),
+            await cluster.Blobs.ReadTextAsync(BlobLayout.RunPrefix(runs[1]) + "artifacts/" + ArtifactNames.TestMetrics));
     }
 
     [RequiresInfrastructureFact(Infrastructure.RabbitMq | Infrastructure.Azurite)]

@@ -19,7 +19,7 @@ public sealed class FeatureShardProcessorTests : TempDirectoryTests
         var clips = paths.Select((p, i) => new ShardClip("datasets/d/" + p, Path.GetFileNameWithoutExtension(p), i % 6,
             p.StartsWith("train/", StringComparison.Ordinal) ? ClipPartition.Train : ClipPartition.Validation, "1001")).ToList();
         var command = new ExtractFeatureShard(Guid.NewGuid(), new DatasetRef("datasets/d/"), "fp1", FeatureRecipe.Version, 0, 1, clips,
-            BlobLayout.ShardPrefix(BlobLayout.FeatureStorePrefix("fp1", FeatureRecipe.Version), 0, 1));
+            BlobLayout.ShardPrefix(BlobLayout.FeatureStorePrefix("fp1", FeatureRecipe.Version), 0, 1, RunConfig.MaxShardSize));
         var processor = new FeatureShardProcessor(blobs);
 
         var manifest = await processor.ProcessAsync(command);

@@ -83,7 +83,7 @@ public sealed class PackedDatasetTests : TempDirectoryTests
             var clips = listing.Clips.Select(c => new ShardClip(c.Key, c.Entry.Id, c.Entry.Label, c.Entry.Partition.ToContract(), c.Entry.Actor, c.Packed))
                 .ToList();
             var command = new ExtractFeatureShard(Guid.NewGuid(), listing.Reference, listing.Fingerprint, FeatureRecipe.Version, 0, 1, clips,
-                BlobLayout.ShardPrefix(BlobLayout.FeatureStorePrefix(listing.Fingerprint, FeatureRecipe.Version), 0, 1));
+                BlobLayout.ShardPrefix(BlobLayout.FeatureStorePrefix(listing.Fingerprint, FeatureRecipe.Version), 0, 1, RunConfig.MaxShardSize));
             Assert.Empty(command.FindProblems());
             var manifest = await processor.ProcessAsync(command);
             return (manifest, await blobs.ReadBytesAsync(manifest.FeaturesKey));
@@ -114,7 +114,7 @@ public sealed class PackedDatasetTests : TempDirectoryTests
         var clips = listing.Clips.Select(c => new ShardClip(c.Key, c.Entry.Id, c.Entry.Label, c.Entry.Partition.ToContract(), c.Entry.Actor, c.Packed))
             .ToList();
         var command = new ExtractFeatureShard(Guid.NewGuid(), listing.Reference, listing.Fingerprint, FeatureRecipe.Version, 0, 1, clips,
-            BlobLayout.ShardPrefix(BlobLayout.FeatureStorePrefix(listing.Fingerprint, FeatureRecipe.Version), 0, 1));
+            BlobLayout.ShardPrefix(BlobLayout.FeatureStorePrefix(listing.Fingerprint, FeatureRecipe.Version), 0, 1, RunConfig.MaxShardSize));
 
         var manifest = await new FeatureShardProcessor(blobs).ProcessAsync(command);
 
