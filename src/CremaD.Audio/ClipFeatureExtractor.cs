@@ -18,6 +18,9 @@ public sealed record ClipFeatures(float[] Data, int Frames, double DurationSecon
 /// </summary>
 public sealed class ClipFeatureExtractor
 {
+    /// <summary>The longest clip taken, in seconds (a longer one is rejected with the reason, like any bad file).</summary>
+    public const int MaxSeconds = 600;
+
     private readonly LogMelExtractor _logMel = new();
     private byte[] _fileBuffer = [];
     private float[] _decoded = [];
@@ -42,6 +45,13 @@ public sealed class ClipFeatureExtractor
         ArgumentNullException.ThrowIfNull(sourceName);
         var warnings = new List<string>();
         var layout = WavReader.Parse(data, sourceName, warnings);
+        // Before anything is allocated for it: a CREMA-D utterance lasts seconds; hours of audio in one file is a
+        // mistake or an attack, and would hold gigabytes of samples and features.
+        var seconds = (double)layout.FrameCount / layout.SampleRate;
+        if (seconds > MaxSeconds)
+        {
+            throw new AudioFormatException(sourceName, $"too long: {seconds:N0} s of audio, at most {MaxSeconds} s per clip");
+        }
         var decoded = Rent(ref _decoded, layout.FrameCount);
         WavReader.DecodeMono(data, layout, decoded, sourceName, warnings);
 

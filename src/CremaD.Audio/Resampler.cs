@@ -6,7 +6,7 @@ namespace CremaD.Audio;
 /// <summary>
 /// Band-limited resampling that reproduces torchaudio 0.13 <c>functional.resample</c> with its defaults
 /// (sinc_interpolation, Hann window, lowpass_filter_width 6, rolloff 0.99), so features of 8/22.05/44.1/48 kHz
-/// clips match the seed's. Thread-safe: kernels are immutable and cached per reduced rate pair.
+/// clips match the seed's. Thread-safe: kernels are immutable and cached per reduced rate pair (a bounded number).
 /// </summary>
 /// <remarks>
 /// torchaudio builds a dense [new x (2·width + orig)] kernel and runs a strided conv1d; its Hann window is
@@ -16,6 +16,16 @@ namespace CremaD.Audio;
 public static class Resampler
 {
     private static readonly ConcurrentDictionary<(int From, int To), ResampleKernel> Kernels = new();
+
+    /// <summary>
+    /// Kernels kept for reuse. A dataset has a few rates, but the rate is read from each file, and a kernel for an odd
+    /// rate pair (44,101 → 16,000 Hz reduces to nothing) holds 16,000 phases of taps, megabytes each: beyond this many,
+    /// a kernel is built for its clip and dropped, so files with made-up rates cannot grow the process.
+    /// </summary>
+    internal const int MaxCachedKernels = 16;
+
+    /// <summary>Kernels cached now (for tests).</summary>
+    internal static int CachedKernelCount => Kernels.Count;
 
     /// <summary>Output length torchaudio produces: ceil(toRate · length / fromRate).</summary>
     public static int OutputLength(int inputLength, int fromRate, int toRate)
@@ -49,7 +59,10 @@ public static class Resampler
             return;
         }
         var (from, to) = Reduce(fromRate, toRate);
-        Kernels.GetOrAdd((from, to), static key => new ResampleKernel(key.From, key.To)).Apply(input, destination[..outputLength]);
+        var kernel = Kernels.TryGetValue((from, to), out var cached) ? cached
+            : Kernels.Count < MaxCachedKernels ? Kernels.GetOrAdd((from, to), static key => new ResampleKernel(key.From, key.To))
+            : new ResampleKernel(from, to);
+        kernel.Apply(input, destination[..outputLength]);
     }
 
     private static void ValidateRates(int fromRate, int toRate)

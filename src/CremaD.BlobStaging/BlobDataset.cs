@@ -12,8 +12,8 @@ namespace CremaD.BlobStaging;
 /// </summary>
 public static class BlobDataset
 {
-    /// <summary>The most bytes a dataset's labels.csv or VideoDemographics.csv may hold (CREMA-D's labels: about 300 KB).</summary>
-    public const long MaxCsvBytes = 64L * 1024 * 1024;
+    /// <summary>The most bytes a dataset's labels.csv or VideoDemographics.csv may hold, as on disk.</summary>
+    public const long MaxCsvBytes = LocalDatasetFiles.MaxTextBytes;
 
     /// <summary>The blob prefix of a dataset given by name (<see cref="BlobLayout.DatasetPrefix"/>) or by prefix (ending with '/').</summary>
     public static string PrefixOf(string nameOrPrefix)

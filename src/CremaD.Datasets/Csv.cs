@@ -26,12 +26,16 @@ internal static class Csv
         var i = 0;
         if (text.Length > 0 && text[0] == '\uFEFF') i = 1;
         var fieldWasQuoted = false;
+        // Whether the unquoted field so far holds more than whitespace: kept as it grows, so that telling an opening
+        // quote from a quote inside a field costs nothing (testing the field's text at each quote was quadratic).
+        var fieldHasText = false;
 
         void EndField()
         {
             fields.Add(fieldWasQuoted ? field.ToString() : field.ToString().Trim());
             field.Clear();
             fieldWasQuoted = false;
+            fieldHasText = false;
         }
 
         void EndRecord()
@@ -44,7 +48,7 @@ internal static class Csv
         while (i < text.Length)
         {
             var c = text[i];
-            if (c == '"' && field.ToString().Trim().Length == 0 && !fieldWasQuoted)
+            if (c == '"' && !fieldHasText && !fieldWasQuoted)
             {
                 // Quoted field: read to the closing quote, across line breaks.
                 field.Clear();
@@ -77,8 +81,7 @@ internal static class Csv
             switch (c)
             {
                 case ',':
-                    if (fieldWasQuoted) { fields.Add(field.ToString()); field.Clear(); fieldWasQuoted = false; }
-                    else EndField();
+                    EndField();
                     i++;
                     break;
                 case '\r':
@@ -91,6 +94,7 @@ internal static class Csv
                 default:
                     if (fieldWasQuoted) throw new DatasetFormatException(filePath, line, $"unexpected character '{c}' after a closing quote");
                     field.Append(c);
+                    fieldHasText |= !char.IsWhiteSpace(c);
                     i++;
                     break;
             }

@@ -35,10 +35,15 @@ public sealed class LocalDatasetFiles : IDatasetFiles
     public IEnumerable<string> EnumerateWavFiles(string folder) =>
         Directory.EnumerateFiles(folder, "*.wav", new EnumerationOptions { MatchCasing = MatchCasing.CaseInsensitive });
 
+    /// <summary>The most bytes a CSV of a dataset may hold (CREMA-D's largest, summaryTable.csv, is under 1 MB).</summary>
+    public const long MaxTextBytes = 64L * 1024 * 1024;
+
     public string ReadText(string path)
     {
         try
         {
+            var length = new FileInfo(path).Length;
+            if (length > MaxTextBytes) throw new DatasetFormatException(path, null, $"too large: {length:N0} bytes, at most {MaxTextBytes:N0}");
             return File.ReadAllText(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -5,6 +5,19 @@ namespace CremaD.Audio.Tests;
 public class ClipFeatureExtractorTests
 {
     [Fact]
+    public void A_clip_longer_than_the_limit_is_rejected_before_it_is_decoded()
+    {
+        // The header is all it takes: 601 s at 1 kHz, 16-bit mono (1.2 MB of samples).
+        var samples = new byte[(ClipFeatureExtractor.MaxSeconds + 1) * 1000 * 2];
+        var file = WavBuilder.Riff([WavBuilder.Fmt(WavBuilder.Pcm, 1, 1000, 16), WavBuilder.Data(samples)]);
+
+        var error = Assert.Throws<AudioFormatException>(() => new ClipFeatureExtractor().FromBytes(file, "long.wav"));
+
+        Assert.Contains("long.wav", error.Message);
+        Assert.Contains($"too long: 601 s of audio, at most {ClipFeatureExtractor.MaxSeconds} s per clip", error.Message);
+    }
+
+    [Fact]
     public void FromBytesEqualsFromFile()
     {
         var path = Fixtures.LogMel("clip22k_stereo_s16.wav");

@@ -17,6 +17,20 @@ public class ResamplerTests
     }
 
     [Fact]
+    public void Kernels_for_many_odd_rates_are_not_all_kept_and_still_resample_the_same()
+    {
+        var input = Enumerable.Range(0, 4000).Select(i => MathF.Sin(i * 0.01f)).ToArray();
+        var first = Resampler.Resample(input, 44_101, 16_000);
+
+        for (var rate = 20_011; rate < 20_011 + 3 * Resampler.MaxCachedKernels; rate += 2) Resampler.Resample(input, rate, 16_000);
+
+        Assert.True(Resampler.CachedKernelCount <= Resampler.MaxCachedKernels, $"{Resampler.CachedKernelCount} kernels cached");
+        // A kernel built for one clip and dropped resamples as a cached one does.
+        Assert.Equal(first, Resampler.Resample(input, 44_101, 16_000));
+        Assert.Equal(Resampler.Resample(input, 20_013, 16_000), Resampler.Resample(input, 20_013, 16_000));
+    }
+
+    [Fact]
     public void EqualRatesCopyTheInput()
     {
         var input = Enumerable.Range(0, 100).Select(i => MathF.Sin(i)).ToArray();

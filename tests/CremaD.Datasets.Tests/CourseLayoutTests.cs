@@ -47,6 +47,19 @@ public sealed class CourseLayoutTests : IDisposable
     }
 
     [Fact]
+    public void A_path_full_of_quotes_is_read_in_one_pass_and_reported_missing()
+    {
+        // Two million quotes inside an unquoted field: each used to copy the field so far (quadratic; minutes), now a
+        // flag says the field has text and the quote is a character like any other.
+        var path = "train/a" + new string('"', 2_000_000) + ".wav";
+        TouchAll("train/1001_DFA_ANG_XX.wav");
+        var error = Fails($"path,class,partition\n{path},0,train\n");
+
+        Assert.Equal(2, error.LineNumber);
+        Assert.StartsWith("file not found: train/a\"\"", error.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Quoted_field_may_span_lines_and_hold_doubled_quotes()
     {
         TouchAll("a \"b\".wav", "c.wav");
