@@ -184,6 +184,7 @@ public static class BlobFeatureStore
         {
             var parts = await store.ReadJsonAsync<FeatureStoreParts>(BlobLayout.FeatureStorePartsKey(prefix), ServiceJson.Options, cancellationToken)
                 .ConfigureAwait(false);
+            CheckParts(parts, prefix, store.Location);
             List<(string Key, string Path)> files =
             [
                 .. new[] { FeatureStoreFiles.Index, FeatureStoreFiles.Normalisation, FeatureStoreFiles.Rejected, FeatureStoreFiles.Metadata }
@@ -220,6 +221,28 @@ public static class BlobFeatureStore
             if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
         }
         return FeatureStore.Open(localDirectory);
+    }
+
+    /// <summary>
+    /// parts.json comes from storage and its names become local paths: each must be a part file name
+    /// (<c>features/part-NNNNNN.f32</c>, nothing that climbs out of the folder) and each blob one of this store's shards.
+    /// </summary>
+    /// <exception cref="InvalidDataException">An entry is neither; the message names it.</exception>
+    private static void CheckParts(FeatureStoreParts parts, string prefix, string location)
+    {
+        var shards = BlobLayout.ShardsPrefix(prefix);
+        foreach (var (name, key) in parts.Parts ?? new Dictionary<string, string>())
+        {
+            var number = FeatureStoreFiles.PartNumber(name ?? "");
+            if (number < 0 || name != FeatureStoreFiles.PartFile(number))
+            {
+                throw new InvalidDataException($"'{BlobLayout.FeatureStorePartsKey(prefix)}' in {location} names '{name}', which is not a part file of a feature store.");
+            }
+            if (key is null || !key.StartsWith(shards, StringComparison.Ordinal) || BlobLayout.FindPathProblem(key, isPrefix: false) is not null)
+            {
+                throw new InvalidDataException($"'{BlobLayout.FeatureStorePartsKey(prefix)}' in {location} maps '{name}' to '{key}', which is not a shard of the store '{prefix}'.");
+            }
+        }
     }
 
     /// <summary>

@@ -295,7 +295,10 @@ public sealed record EvaluationCompleted(
             .Fraction("accuracy", Accuracy).Fraction("macroF1", MacroF1)
             .Each("perClassRecall", PerClassRecall, r => new Problems().NotBlank("name", r.Name).Fraction("recall", r.Recall).List)
             .AtLeast("samples", Samples, 1)
-            .Each("artifacts", Artifacts, a => new Problems().NotBlank("name", a.Name).BlobPath("key", a.Key, isPrefix: false).List)
+            .Each("artifacts", Artifacts, a => new Problems().NotBlank("name", a.Name).BlobPath("key", a.Key, isPrefix: false)
+                .Add(RunId != Guid.Empty && a.Key is { } key && key != BlobLayout.FileKey(BlobLayout.ArtifactsPrefix(RunId), a.Name ?? "?")
+                    ? $"key '{key}' is not the artefact '{a.Name}' of this run: artefacts are {BlobLayout.ArtifactsPrefix(RunId)}<name>."
+                    : null).List)
             .Finite("seconds", Seconds)
             .List;
 }

@@ -88,9 +88,10 @@ internal sealed class Problems
 
     public IReadOnlyList<string> List => _problems;
 
-    public Problems Add(string problem)
+    /// <summary>Adds <paramref name="problem"/> unless it is null (a check that found nothing).</summary>
+    public Problems Add(string? problem)
     {
-        _problems.Add(problem);
+        if (problem is not null) _problems.Add(problem);
         return this;
     }
 

@@ -83,8 +83,8 @@ public static class RunsApi
         }
         var status = await states.GetAsync(runId, ct).ConfigureAwait(false);
         if (status is null) return NotFound(runId);
-        var key = status.Artifacts.FirstOrDefault(a => a.Name == name)?.Key
-                  ?? BlobLayout.FileKey(BlobLayout.ArtifactsPrefix(runId), name);
+        // Only ever the run's own artefacts folder, whatever a status read back from storage says.
+        var key = BlobLayout.FileKey(BlobLayout.ArtifactsPrefix(runId), name);
         Stream content;
         try
         {

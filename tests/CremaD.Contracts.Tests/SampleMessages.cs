@@ -104,8 +104,8 @@ internal static class SampleMessages
         RunId, 0.5, 0.42,
         [new("anger", 1.0), new("disgust", 0.0), new("fear", 0.5), new("happy", 0.5), new("neutral", 1.0), new("sad", 0.0)],
         2,
-        [new("classification_report.json", RunPrefix + "classification_report.json"), new("test_metrics.json", RunPrefix + "test_metrics.json"),
-         new("confusion_matrix.png", RunPrefix + "confusion_matrix.png"), new("training_curves.png", RunPrefix + "training_curves.png")],
+        [new("classification_report.json", RunPrefix + "artifacts/classification_report.json"), new("test_metrics.json", RunPrefix + "artifacts/test_metrics.json"),
+         new("confusion_matrix.png", RunPrefix + "artifacts/confusion_matrix.png"), new("training_curves.png", RunPrefix + "artifacts/training_curves.png")],
         0.8, Start.AddSeconds(35));
 
     public static RunCompleted RunCompleted => new(RunId, RunPrefix, 0.5, 0.42, 2, 36, Start.AddSeconds(36));

@@ -13,6 +13,22 @@ public sealed class ValidationTests
     }
 
     [Fact]
+    public void An_evaluation_may_name_only_its_own_runs_artefacts()
+    {
+        var valid = SampleMessages.EvaluationCompleted;
+        Assert.Empty(valid.FindProblems());
+        var elsewhere = valid with
+        {
+            Artifacts = [new("test_metrics.json", "datasets/demo/labels.csv"), new("model.json", BlobLayout.RunPrefix(Guid.NewGuid()) + "artifacts/model.json")],
+        };
+
+        var problems = elsewhere.FindProblems();
+
+        Assert.Equal(2, problems.Count);
+        Assert.All(problems, p => Assert.Contains($"artefacts are {BlobLayout.ArtifactsPrefix(valid.RunId)}<name>", p));
+    }
+
+    [Fact]
     public void The_recipe_defaults_are_the_training_scripts()
     {
         var config = RunConfig.Default;

@@ -91,4 +91,28 @@ public sealed class FeatureStoreCompletionTests : TempDirectoryTests
         Assert.Contains("6 clips", error.Message);
         Assert.False(await BlobFeatureStore.IsCompleteAsync(blobs, store));
     }
+
+    [Theory]
+    [InlineData("../../escaped.f32", null)]
+    [InlineData("features/part-000000.f32", "runs/0123456789abcdef0123456789abcdef/model/best_model")]
+    [InlineData("features/../../part-000000.f32", null)]
+    public async Task Staging_refuses_a_parts_file_that_points_outside_the_store(string name, string? key)
+    {
+        var (blobs, listing, store) = await PlannedDatasetAsync();
+        await ExtractPlanAsync(blobs, listing, store, 5);
+        await BlobFeatureStore.CompleteAsync(blobs, store, 3, 5);
+        var partsKey = BlobLayout.FeatureStorePartsKey(store);
+        var parts = await blobs.ReadJsonAsync<FeatureStoreParts>(partsKey, ServiceJson.Options);
+        var first = parts.Parts.OrderBy(p => p.Key, StringComparer.Ordinal).First();
+        var tampered = new Dictionary<string, string>(parts.Parts.Where(p => p.Key != first.Key)) { [name] = key ?? first.Value };
+        await blobs.WriteJsonAsync(partsKey, parts with { Parts = tampered }, ServiceJson.Options);
+        var target = Path.Combine(Temp.Path, "stage", "store");
+
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => BlobFeatureStore.StageAsync(blobs, store, target));
+
+        Assert.Contains(partsKey, error.Message);
+        Assert.Contains($"'{name}'", error.Message);
+        Assert.False(Directory.Exists(target));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Temp.Path, "escaped.f32", SearchOption.AllDirectories));
+    }
 }
