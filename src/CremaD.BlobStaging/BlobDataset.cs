@@ -20,7 +20,15 @@ public static class BlobDataset
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(nameOrPrefix);
         var value = nameOrPrefix.Trim();
-        return value.Contains('/') ? BlobKey.AsFolderPrefix(value.TrimEnd('/')) : BlobLayout.DatasetPrefix(value);
+        if (!value.Contains('/')) return BlobLayout.DatasetPrefix(value);
+        var prefix = BlobKey.AsFolderPrefix(value.TrimEnd('/'));
+        // Only the datasets folder: not runs/, features/ or any other prefix of the container.
+        if (!prefix.StartsWith(BlobLayout.DatasetsFolder + "/", StringComparison.Ordinal) || prefix.Length <= BlobLayout.DatasetsFolder.Length + 1)
+        {
+            throw new ArgumentException($"The dataset '{nameOrPrefix}' must be a name or a folder under {BlobLayout.DatasetsFolder}/ (datasets/<name>/).",
+                nameof(nameOrPrefix));
+        }
+        return prefix;
     }
 
     /// <summary>

@@ -225,12 +225,11 @@ public static class BlobFeatureStore
 
     /// <summary>
     /// parts.json comes from storage and its names become local paths: each must be a part file name
-    /// (<c>features/part-NNNNNN.f32</c>, nothing that climbs out of the folder) and each blob one of this store's shards.
+    /// (<c>features/part-NNNNNN.f32</c>, nothing that climbs out of the folder) and each blob one of this store's (its shards').
     /// </summary>
     /// <exception cref="InvalidDataException">An entry is neither; the message names it.</exception>
     private static void CheckParts(FeatureStoreParts parts, string prefix, string location)
     {
-        var shards = BlobLayout.ShardsPrefix(prefix);
         foreach (var (name, key) in parts.Parts ?? new Dictionary<string, string>())
         {
             var number = FeatureStoreFiles.PartNumber(name ?? "");
@@ -238,9 +237,9 @@ public static class BlobFeatureStore
             {
                 throw new InvalidDataException($"'{BlobLayout.FeatureStorePartsKey(prefix)}' in {location} names '{name}', which is not a part file of a feature store.");
             }
-            if (key is null || !key.StartsWith(shards, StringComparison.Ordinal) || BlobLayout.FindPathProblem(key, isPrefix: false) is not null)
+            if (key is null || !key.StartsWith(prefix, StringComparison.Ordinal) || BlobLayout.FindPathProblem(key, isPrefix: false) is not null)
             {
-                throw new InvalidDataException($"'{BlobLayout.FeatureStorePartsKey(prefix)}' in {location} maps '{name}' to '{key}', which is not a shard of the store '{prefix}'.");
+                throw new InvalidDataException($"'{BlobLayout.FeatureStorePartsKey(prefix)}' in {location} maps '{name}' to '{key}', which is not a blob of the store '{prefix}'.");
             }
         }
     }

@@ -13,10 +13,15 @@ namespace CremaD.Contracts;
 /// <param name="Name">Optional label a person gave the run.</param>
 public sealed record SubmitRun(Guid RunId, DatasetRef Dataset, RunConfig Config, DateTimeOffset SubmittedAt, string? Name = null) : IRunMessage
 {
+    /// <summary>The longest run name taken (a label for people: shown in lists and on the dashboard).</summary>
+    public const int MaxNameLength = 200;
+
     public IReadOnlyList<string> FindProblems() =>
         new Problems().RunId(RunId)
             .Required("dataset", Dataset).AddNested("dataset", Dataset?.FindProblems())
             .Required("config", Config).AddNested("config", Config?.FindProblems())
+            .Add(Name is { Length: > MaxNameLength } ? $"name must be at most {MaxNameLength} characters, got {Name.Length}." : null)
+            .Add(Name is not null && Name.Any(char.IsControl) ? "name must not contain control characters." : null)
             .List;
 }
 

@@ -49,6 +49,12 @@ public sealed record DatasetRef(string Prefix, DatasetLayoutChoice Layout = Data
     {
         var problems = new Problems().BlobPath("prefix", Prefix, isPrefix: true);
         if (!string.IsNullOrEmpty(Prefix) && !Prefix.EndsWith('/')) problems.Add($"prefix '{Prefix}' must end with '/'.");
+        // Datasets live under datasets/: a run must not read the runs' models or the feature stores as a "dataset".
+        if (!string.IsNullOrEmpty(Prefix) && (!Prefix.StartsWith(BlobLayout.DatasetsFolder + "/", StringComparison.Ordinal)
+                                              || Prefix.Length <= BlobLayout.DatasetsFolder.Length + 1))
+        {
+            problems.Add($"prefix '{Prefix}' must be a dataset folder under {BlobLayout.DatasetsFolder}/ (datasets/<name>/).");
+        }
         return problems.Defined("layout", Layout).List;
     }
 }

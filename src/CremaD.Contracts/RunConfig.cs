@@ -38,6 +38,14 @@ public sealed record RunConfig
     /// <summary>Upper bound of <see cref="ShardSize"/>: a shard's <see cref="ExtractFeatureShard"/> lists its clips, and a message should stay well under a megabyte.</summary>
     public const int MaxShardSize = 2048;
 
+    // Upper bounds on what a client may ask for: far above any useful recipe (the script's are 80, 24, 12, 256, 2), low
+    // enough that no request can tie a trainer up for weeks or ask it for a model that does not fit in memory.
+    public const int MaxEpochs = 1000;
+    public const int MaxBatchSize = 1024;
+    public const int MaxPatience = 1000;
+    public const int MaxHiddenSize = 2048;
+    public const int MaxNumLayers = 8;
+
     /// <summary>The defaults of every flag.</summary>
     public static RunConfig Default { get; } = new();
 
@@ -69,12 +77,12 @@ public sealed record RunConfig
     public IReadOnlyList<string> FindProblems()
     {
         var problems = new Problems();
-        problems.AtLeast("epochs", Epochs, 1)
-            .AtLeast("batch_size", BatchSize, 1)
-            .AtLeast("patience", Patience, 1)
-            .AtLeast("hidden_size", HiddenSize, 1)
-            .AtLeast("num_layers", NumLayers, 1)
-            .AtLeast("shard_size", ShardSize, 1)
+        problems.AtLeast("epochs", Epochs, 1).AtMost("epochs", Epochs, MaxEpochs)
+            .AtLeast("batch_size", BatchSize, 1).AtMost("batch_size", BatchSize, MaxBatchSize)
+            .AtLeast("patience", Patience, 1).AtMost("patience", Patience, MaxPatience)
+            .AtLeast("hidden_size", HiddenSize, 1).AtMost("hidden_size", HiddenSize, MaxHiddenSize)
+            .AtLeast("num_layers", NumLayers, 1).AtMost("num_layers", NumLayers, MaxNumLayers)
+            .AtLeast("shard_size", ShardSize, 1).AtMost("shard_size", ShardSize, MaxShardSize)
             .Defined("device", Device)
             .Defined("loop", Loop);
         if (!(LearningRate > 0) || !double.IsFinite(LearningRate)) problems.Add($"learning_rate must be a positive number, got {LearningRate}.");
@@ -82,7 +90,6 @@ public sealed record RunConfig
         if (!(LabelSmoothing is >= 0 and < 1)) problems.Add($"label_smoothing must be in [0, 1), got {LabelSmoothing}.");
         if (!(Dropout is >= 0 and < 1)) problems.Add($"dropout must be in [0, 1), got {Dropout}.");
         if (!(GradClip > 0) || !double.IsFinite(GradClip)) problems.Add($"grad_clip must be a positive number, got {GradClip}.");
-        if (ShardSize > MaxShardSize) problems.Add($"shard_size must be at most {MaxShardSize}, got {ShardSize}.");
         return problems.List;
     }
 

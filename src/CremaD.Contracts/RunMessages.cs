@@ -126,6 +126,9 @@ internal sealed class Problems
     public Problems AtLeast(string field, long value, long minimum) =>
         value >= minimum ? this : Add($"{field} must be at least {minimum}, got {value}.");
 
+    public Problems AtMost(string field, long value, long maximum) =>
+        value <= maximum ? this : Add($"{field} must be at most {maximum}, got {value}.");
+
     public Problems Fraction(string field, double value) =>
         value is >= 0 and <= 1 ? this : Add($"{field} must be in [0, 1], got {value}.");
 

@@ -35,10 +35,11 @@ public sealed class RunStateStore(IBlobStore store)
     }
 
     /// <summary>
-    /// The runs with a status, newest submission first; at most <paramref name="limit"/> of them when given. Lists only
-    /// the run index (one small blob per run) and reads the status of the runs it returns.
+    /// The runs with a status, newest submission first; at most <paramref name="limit"/> of them when given, and with
+    /// <paramref name="after"/> only those submitted before that run (the next page). Lists only the run index (one
+    /// small blob per run) and reads the status of the runs it returns.
     /// </summary>
-    public async Task<IReadOnlyList<RunStatus>> ListAsync(int? limit = null, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<RunStatus>> ListAsync(int? limit = null, CancellationToken cancellationToken = default, Guid? after = null)
     {
         if (limit is < 1) throw new ArgumentOutOfRangeException(nameof(limit), limit, "The limit must be at least 1.");
         var keys = new List<string>();
@@ -48,8 +49,14 @@ public sealed class RunStateStore(IBlobStore store)
         }
         // Listings come in key order from Azure; sorting here keeps any store honest about "newest first".
         keys.Sort(StringComparer.Ordinal);
+        var ids = keys.Select(BlobLayout.RunIdOfIndexKey).OfType<Guid>().Distinct().ToList();
+        if (after is { } cursor)
+        {
+            var position = ids.IndexOf(cursor);
+            ids = position < 0 ? [] : ids[(position + 1)..];
+        }
         var runs = new List<RunStatus>();
-        foreach (var chunk in keys.Select(BlobLayout.RunIdOfIndexKey).OfType<Guid>().Distinct().Chunk(ReadParallelism))
+        foreach (var chunk in ids.Chunk(ReadParallelism))
         {
             var statuses = await Task.WhenAll(chunk.Select(runId => GetAsync(runId, cancellationToken))).ConfigureAwait(false);
             // An entry whose status is not written yet (or was deleted) is skipped.

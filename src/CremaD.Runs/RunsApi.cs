@@ -4,12 +4,13 @@ using CremaD.Storage;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 
 namespace CremaD.Runs;
 
 /// <summary>
-/// The runs API: <c>POST /runs</c> submits, <c>GET /runs[?limit=N]</c> (newest first) and <c>GET /runs/{id}</c> show run
+/// The runs API: <c>POST /runs</c> submits, <c>GET /runs[?limit=N&amp;after=ID]</c> (newest first, paged) and <c>GET /runs/{id}</c> show run
 /// status (stage, progress, metrics so far, rejected clips, errors, artefacts), <c>GET /runs/{id}/artifacts/{name}</c>
 /// streams an artefact. <see cref="RunsUi"/> is the web page over these endpoints.
 /// </summary>
@@ -26,6 +27,27 @@ public static class RunsApi
         runs.MapGet("/{runId:guid}/artifacts/{name}", GetArtifactAsync);
         runs.MapPost("/{runId:guid}/cancel", CancelAsync);
         return endpoints;
+    }
+
+    /// <summary>
+    /// Bounds every request body at <see cref="MaxRequestBodyBytes"/>: one that declares more is refused before it is read
+    /// with a ProblemDetails body that says so; one without a declared length is cut off by the server at the limit.
+    /// </summary>
+    public static IApplicationBuilder UseRunsApiRequestLimits(this IApplicationBuilder app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        return app.Use(async (context, next) =>
+        {
+            if (context.Request.ContentLength is > MaxRequestBodyBytes and var length)
+            {
+                await Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Request body too large",
+                        detail: $"The request body is {length:N0} bytes; at most {MaxRequestBodyBytes:N0} are accepted.")
+                    .ExecuteAsync(context).ConfigureAwait(false);
+                return;
+            }
+            if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = MaxRequestBodyBytes;
+            await next(context).ConfigureAwait(false);
+        });
     }
 
     private static async Task<IResult> SubmitAsync(SubmitRunRequest request, RunStateStore states, ISendEndpointProvider sender,
@@ -56,13 +78,28 @@ public static class RunsApi
         return Results.Accepted($"/runs/{command.RunId:D}", new SubmitRunResponse(command.RunId, $"/runs/{command.RunId:D}"));
     }
 
-    private static async Task<IResult> ListAsync(int? limit, RunStateStore states, CancellationToken ct)
+    /// <summary>Runs per page of <c>GET /runs</c> when the request names no limit, and the most it may name.</summary>
+    public const int DefaultPageSize = 50;
+    public const int MaxPageSize = 500;
+
+    /// <summary>The most bytes a request body may hold: a submission is a few hundred.</summary>
+    public const int MaxRequestBodyBytes = 64 * 1024;
+
+    /// <summary>
+    /// A page of runs, newest first: <c>limit</c> (default <see cref="DefaultPageSize"/>, at most <see cref="MaxPageSize"/>)
+    /// runs submitted before the run <c>after</c> names (none: from the newest). A full page carries
+    /// <c>Link: &lt;/runs?limit=N&amp;after=ID&gt;; rel="next"</c>.
+    /// </summary>
+    private static async Task<IResult> ListAsync(int? limit, Guid? after, HttpContext http, RunStateStore states, CancellationToken ct)
     {
-        if (limit is < 1)
+        var size = limit ?? DefaultPageSize;
+        if (size is < 1 or > MaxPageSize)
         {
-            return Results.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = [$"limit must be at least 1, got {limit}."] });
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = [$"limit must be in [1, {MaxPageSize}], got {limit}."] });
         }
-        return Results.Json(await states.ListAsync(limit, ct).ConfigureAwait(false), ServiceJson.Options);
+        var page = await states.ListAsync(size, ct, after).ConfigureAwait(false);
+        if (page.Count == size) http.Response.Headers.Link = $"</runs?limit={size}&after={page[^1].RunId:D}>; rel=\"next\"";
+        return Results.Json(page, ServiceJson.Options);
     }
 
     private static async Task<IResult> CancelAsync(Guid runId, RunStateStore states, ISendEndpointProvider sender, CancellationToken ct)

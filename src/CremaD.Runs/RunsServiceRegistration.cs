@@ -44,6 +44,7 @@ public static class RunsServiceRegistration
     public static WebApplication MapCremaDRunsApi(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        app.UseRunsApiRequestLimits();
         app.MapRunsApi();
         app.MapRunsUi();
         return app;

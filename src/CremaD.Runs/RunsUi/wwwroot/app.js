@@ -206,13 +206,15 @@ const terminal = (stage) => ["completed", "failed", "cancelled"].includes(stage)
 
 // Runs the list asks for at first; "Show more" asks for this many more each time.
 const PAGE = 50;
+// The most runs the API returns in one answer (RunsApi.MaxPageSize); older ones are a query with ?after= away.
+const MAX_PAGE = 500;
 
 function runsView() {
   document.title = "Runs · CremaD";
   const note = el("div");
   const body = el("tbody");
   let limit = PAGE;
-  const more = el("button", { type: "button", id: "more-runs", hidden: true, onclick: () => { limit += PAGE; refresh(); } }, "Show more");
+  const more = el("button", { type: "button", id: "more-runs", hidden: true, onclick: () => { limit = Math.min(limit + PAGE, MAX_PAGE); refresh(); } }, "Show more");
   // The table appears with the first answer: an error before it (no API key, API down) stands alone.
   const table = el("div", { class: "panel flush", hidden: true }, el("table", { id: "runs" },
       el("thead", {}, el("tr", {}, ["Run", "Stage", "Progress", "Submitted", "Duration", "Epochs", "Test accuracy", "Macro F1", "Dataset"]
@@ -225,7 +227,7 @@ function runsView() {
     replace(note);
     table.hidden = false;
     // The API lists newest submission first; a full page means there may be more.
-    more.hidden = runs.length < limit;
+    more.hidden = runs.length < limit || limit >= MAX_PAGE;
     document.getElementById("run-count").textContent = `${runs.length}${more.hidden ? "" : "+"} run${runs.length === 1 ? "" : "s"}`;
     replace(body, runs.length ? runs.map(runRow) :
       el("tr", {}, el("td", { colspan: 9, class: "muted" }, "No runs yet. Submit one with ",
