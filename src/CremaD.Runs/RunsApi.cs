@@ -120,8 +120,13 @@ public static class RunsApi
         }
         var status = await states.GetAsync(runId, ct).ConfigureAwait(false);
         if (status is null) return NotFound(runId);
-        // Only ever the run's own artefacts folder, whatever a status read back from storage says.
-        var key = BlobLayout.FileKey(BlobLayout.ArtifactsPrefix(runId), name);
+        // The artefact the status lists (the model's files are under model/, the evaluation's under artifacts/), but only
+        // ever inside the run's own folder, whatever a status read back from storage says.
+        var listed = status.Artifacts.FirstOrDefault(a => a.Name == name)?.Key;
+        var key = listed is not null && listed.StartsWith(BlobLayout.RunPrefix(runId), StringComparison.Ordinal)
+                  && BlobLayout.FindPathProblem(listed, isPrefix: false) is null
+            ? listed
+            : BlobLayout.FileKey(BlobLayout.ArtifactsPrefix(runId), name);
         Stream content;
         try
         {

@@ -99,6 +99,10 @@ public sealed class EndToEndTests(RabbitMqFixture rabbit, AzuriteFixture azurite
         Assert.Equal(HttpStatusCode.OK, png.StatusCode);
         Assert.Equal("image/png", png.Content.Headers.ContentType?.MediaType);
         Assert.Equal(await cluster.Blobs.ReadBytesAsync(prefix + "artifacts/" + ArtifactNames.ConfusionMatrix), await png.Content.ReadAsByteArrayAsync());
+        // The model's files are artefacts too, from the model folder.
+        using var model = await api.GetAsync($"/runs/{runId:N}/artifacts/{ModelFiles.BestModel}");
+        Assert.Equal(HttpStatusCode.OK, model.StatusCode);
+        Assert.Equal(await cluster.Blobs.ReadBytesAsync(prefix + "model/" + ModelFiles.BestModel), await model.Content.ReadAsByteArrayAsync());
         Assert.Equal(HttpStatusCode.NotFound, (await api.GetAsync($"/runs/{Guid.NewGuid():D}")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await api.GetAsync("/health")).StatusCode);
 
