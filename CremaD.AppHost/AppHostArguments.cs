@@ -30,6 +30,9 @@ public sealed record AppHostArguments
     /// <summary>Competing feature-service processes (each takes as many shards at once as it has cores).</summary>
     public int FeatureReplicas { get; init; } = 2;
 
+    /// <summary>Run the services with ASPNETCORE_ENVIRONMENT=Development (detailed errors) instead of Production.</summary>
+    public bool Development { get; init; }
+
     /// <summary>Everything this type did not recognise, for Aspire.</summary>
     public IReadOnlyList<string> Remaining { get; init; } = [];
 
@@ -43,6 +46,7 @@ public sealed record AppHostArguments
           --exit-when-done                   stop when the run ends: exit code 0 if it completed, 1 if not
           --artifacts-dir DIR                where the run's artefacts are downloaded (default: artifacts/ in the repository)
           --feature-replicas N               feature-service processes (default 2)
+          --development                      run the services as Development (default: Production)
           --publisher manifest --output-path FILE   write the Aspire manifest instead of running
         """;
 
@@ -93,6 +97,9 @@ public sealed record AppHostArguments
                     break;
                 case "--artifacts-dir":
                     result = result with { ArtifactsDirectory = Path.GetFullPath(Value()) };
+                    break;
+                case "--development":
+                    result = result with { Development = true };
                     break;
                 case "--feature-replicas":
                     result = result with { FeatureReplicas = Positive(Value(), "--feature-replicas") };

@@ -17,26 +17,30 @@ var builder = DistributedApplication.CreateBuilder([.. arguments.Remaining]);
 var state = AppHostState.Create();
 // messaging (RabbitMQ) and blobs (Azure Blob / Azurite), or one all-in-one host when there is no broker.
 var infrastructure = builder.AddCremaDInfrastructure(arguments.Mode, state);
+// Every call to the runs API needs this key; the AppHost makes one and hands it to the API and its clients.
+var runsApiKey = builder.AddRunsApiKey();
+var environment = arguments.Development ? "Development" : "Production";
 
 IResourceBuilder<ProjectResource> runsApi;
 if (infrastructure.Plan.Embedded)
 {
-    runsApi = builder.AddProject<Projects.CremaD_AllServices>("services").WithCremaDService(infrastructure, state);
+    runsApi = builder.AddProject<Projects.CremaD_AllServices>("services").WithCremaDService(infrastructure, state, environment);
 }
 else
 {
-    runsApi = builder.AddProject<Projects.CremaD_RunsApi>("runs-api").WithCremaDService(infrastructure, state).WithExternalHttpEndpoints();
-    builder.AddProject<Projects.CremaD_FeatureService>("feature-service").WithCremaDService(infrastructure, state)
+    runsApi = builder.AddProject<Projects.CremaD_RunsApi>("runs-api").WithCremaDService(infrastructure, state, environment).WithExternalHttpEndpoints();
+    builder.AddProject<Projects.CremaD_FeatureService>("feature-service").WithCremaDService(infrastructure, state, environment)
         .WithReplicas(arguments.FeatureReplicas);
-    builder.AddProject<Projects.CremaD_TrainerService>("trainer-service").WithCremaDService(infrastructure, state);
-    builder.AddProject<Projects.CremaD_EvaluationService>("evaluation-service").WithCremaDService(infrastructure, state);
+    builder.AddProject<Projects.CremaD_TrainerService>("trainer-service").WithCremaDService(infrastructure, state, environment);
+    builder.AddProject<Projects.CremaD_EvaluationService>("evaluation-service").WithCremaDService(infrastructure, state, environment);
 }
-// The ML view the Aspire dashboard lacks (runs, stages, curves, confusion matrix, artefacts) is the runs API's web UI.
-runsApi.WithUrlForEndpoint("http", url => url.DisplayText = "Runs UI");
+// The ML view the Aspire dashboard lacks (runs, stages, curves, confusion matrix, artefacts) is the runs API's web UI;
+// the dashboard's link to it carries the key.
+runsApi.WithRunsApiKey(runsApiKey, state);
 
 if (!arguments.NoDemo && !builder.ExecutionContext.IsPublishMode)
 {
-    builder.AddDemoRun(arguments, InfrastructureResourceExtensions.RepositoryRoot, runsApi, infrastructure.Blobs);
+    builder.AddDemoRun(arguments, InfrastructureResourceExtensions.RepositoryRoot, runsApi, runsApiKey, infrastructure.Blobs);
 }
 
 var clock = System.Diagnostics.Stopwatch.StartNew();

@@ -17,12 +17,14 @@ public static class DemoRunExtensions
     /// <see cref="AppHostArguments.ExitWhenDone"/> the AppHost stops when it ends, with its exit code.
     /// </summary>
     public static IResourceBuilder<ProjectResource> AddDemoRun(this IDistributedApplicationBuilder builder, AppHostArguments arguments,
-        string repositoryRoot, IResourceBuilder<IResourceWithEndpoints> runsApi, IResourceBuilder<IResourceWithConnectionString> blobs)
+        string repositoryRoot, IResourceBuilder<IResourceWithEndpoints> runsApi, IResourceBuilder<ParameterResource> runsApiKey,
+        IResourceBuilder<IResourceWithConnectionString> blobs)
     {
         builder.Services.AddSingleton(new DemoRunSettings(arguments.ExitWhenDone));
         builder.Services.AddHostedService<DemoRunMonitor>();
         var demo = builder.AddProject<Projects.CremaD_DemoRun>(ResourceName)
             .WithEnvironment("Demo__RunsApi", runsApi.GetEndpoint("http"))
+            .WithEnvironment("Demo__RunsApiKey", runsApiKey)
             .WithEnvironment("Demo__DataRoot", arguments.DataRoot ?? Path.Combine(repositoryRoot, "samples", "demo"))
             .WithEnvironment("Demo__DatasetName", arguments.DatasetName)
             .WithEnvironment("Demo__ForceUpload", (arguments.DataRoot is not null).ToString())

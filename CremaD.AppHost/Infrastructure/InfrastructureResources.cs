@@ -60,12 +60,15 @@ public static class InfrastructureResourceExtensions
     }
 
     /// <summary>
-    /// A service process: references and waits for the infrastructure, has a work folder of its own, is healthy when
-    /// its /health answers, and is restarted when it exits on its own.
+    /// A service process: references and waits for the infrastructure, has a work folder of its own, runs in
+    /// <paramref name="environment"/> (Production unless the developer asked for Development: no developer exception
+    /// page, no Development settings), is healthy when its /health answers, and is restarted when it exits on its own.
     /// </summary>
     public static IResourceBuilder<ProjectResource> WithCremaDService(this IResourceBuilder<ProjectResource> service,
-        CremaDInfrastructure infrastructure, AppHostState state)
+        CremaDInfrastructure infrastructure, AppHostState state, string environment = "Production")
     {
+        // After the launch profile's (which says Development): the last value set wins.
+        service.WithEnvironment("ASPNETCORE_ENVIRONMENT", environment).WithEnvironment("DOTNET_ENVIRONMENT", environment);
         if (infrastructure.Messaging is { } messaging)
         {
             service.WithReference(messaging).WaitFor(messaging);

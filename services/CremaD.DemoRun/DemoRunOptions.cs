@@ -10,6 +10,9 @@ public sealed class DemoRunOptions
     /// <summary>Base address of the runs API (the AppHost passes its endpoint).</summary>
     public Uri? RunsApi { get; set; }
 
+    /// <summary>The runs API's key (the AppHost passes its runs-api-key parameter).</summary>
+    public string? RunsApiKey { get; set; }
+
     /// <summary>The local dataset folder to upload (course or official layout).</summary>
     public string? DataRoot { get; set; }
 

@@ -16,12 +16,14 @@ builder.Services.Configure<DemoRunOptions>(builder.Configuration.GetSection(Demo
 builder.Services.AddSingleton(provider => provider.GetRequiredService<IOptions<DemoRunOptions>>().Value);
 // A plain HttpClient, not the factory's: the default resilience handler would retry POST /runs (a second run) and cut
 // artefact downloads at 30 s. The runner itself retries what is safe to retry.
-builder.Services.AddSingleton(provider => new RunsClient(new HttpClient
+builder.Services.AddSingleton(provider =>
 {
-    BaseAddress = provider.GetRequiredService<DemoRunOptions>().RunsApi
-                  ?? throw new InvalidOperationException("Demo:RunsApi (the runs API's base address) is not set."),
-    Timeout = TimeSpan.FromMinutes(5),
-}));
+    var options = provider.GetRequiredService<DemoRunOptions>();
+    return new RunsClient(RunsClient.CreateHttpClient(
+        options.RunsApi ?? throw new InvalidOperationException("Demo:RunsApi (the runs API's base address) is not set."),
+        options.RunsApiKey ?? throw new InvalidOperationException("Demo:RunsApiKey (the runs API's key) is not set."),
+        TimeSpan.FromMinutes(5)));
+});
 builder.Services.AddSingleton<DemoRunner>();
 
 using var host = builder.Build();

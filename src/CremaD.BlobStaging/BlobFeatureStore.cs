@@ -19,7 +19,8 @@ public static class BlobFeatureStore
     /// <summary>Written last when a store is completed: its presence means the store can be reused by any run.</summary>
     private static string MetadataKey(string prefix) => BlobLayout.FileKey(prefix, FeatureStoreFiles.Metadata);
 
-    private static string NormalisationKey(string prefix) => BlobLayout.FileKey(prefix, FeatureStoreFiles.Normalisation);
+    /// <summary>The normalisation file of the feature store under <paramref name="prefix"/>.</summary>
+    public static string NormalisationKey(string prefix) => BlobLayout.FileKey(prefix, FeatureStoreFiles.Normalisation);
 
     /// <summary>True when the store under <paramref name="prefix"/> was completed.</summary>
     public static Task<bool> IsCompleteAsync(IBlobStore store, string prefix, CancellationToken cancellationToken = default) =>

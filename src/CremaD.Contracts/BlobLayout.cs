@@ -39,6 +39,31 @@ public static class BlobLayout
     /// <summary>Folder of the run index: <see cref="RunIndexKey"/>, one empty blob per run.</summary>
     public const string RunIndexPrefix = "run-index/";
 
+    /// <summary>
+    /// Folder of the runs in flight: <see cref="RunInFlightKey"/>, one empty blob per run that has not finished, under its
+    /// submitter (the cap on runs in flight per submitter counts them; the reconciler walks them all).
+    /// </summary>
+    public const string RunsInFlightPrefix = "runs-in-flight/";
+
+    /// <summary>Folder name of runs in flight whose submission named no submitter.</summary>
+    public const string UnattributedSubmitter = "_unattributed";
+
+    /// <summary>Folder of the runs <paramref name="submitter"/> has in flight.</summary>
+    public static string RunsInFlightPrefixOf(string? submitter) => $"{RunsInFlightPrefix}{submitter ?? UnattributedSubmitter}/";
+
+    /// <summary><c>runs-in-flight/&lt;submitter&gt;/&lt;run id&gt;</c>.</summary>
+    public static string RunInFlightKey(string? submitter, Guid runId) =>
+        string.Create(CultureInfo.InvariantCulture, $"{RunsInFlightPrefixOf(submitter)}{runId:N}");
+
+    /// <summary>The run of an in-flight entry, or null when the key is not one <see cref="RunInFlightKey"/> makes.</summary>
+    public static Guid? RunIdOfInFlightKey(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (!key.StartsWith(RunsInFlightPrefix, StringComparison.Ordinal)) return null;
+        var slash = key.LastIndexOf('/');
+        return slash > RunsInFlightPrefix.Length && Guid.TryParseExact(key[(slash + 1)..], "N", out var runId) ? runId : null;
+    }
+
     /// <summary>Folder of pending training requests, one blob per run (<see cref="TrainingRequestKey"/>): what trainer workers poll.</summary>
     public const string TrainingRequestsPrefix = "work/training/";
 
@@ -104,6 +129,13 @@ public static class BlobLayout
 
     /// <summary><c>runs/&lt;id&gt;/status.json</c>: the run's status, which only the coordinator writes.</summary>
     public static string RunStatusKey(Guid runId) => RunPrefix(runId) + "status.json";
+
+    /// <summary>
+    /// <c>&lt;run prefix&gt;deliveries/&lt;message id&gt;.json</c>: how often a broker delivered one of the run's messages that
+    /// was not finished (the delivery limit, which must outlive the consumer's process).
+    /// </summary>
+    public static string DeliveryCountKey(Guid runId, Guid messageId) =>
+        string.Create(CultureInfo.InvariantCulture, $"{RunPrefix(runId)}deliveries/{messageId:N}.json");
 
     /// <summary><c>&lt;run prefix&gt;model/</c>: where the trainer writes a run's model (TrainModel carries the run prefix).</summary>
     public static string ModelPrefix(string runPrefix) => FileKey(runPrefix, "model/");

@@ -11,10 +11,19 @@ namespace CremaD.Contracts;
 /// dataset cannot be read, <see cref="RunFailed"/>.
 /// </summary>
 /// <param name="Name">Optional label a person gave the run.</param>
-public sealed record SubmitRun(Guid RunId, DatasetRef Dataset, RunConfig Config, DateTimeOffset SubmittedAt, string? Name = null) : IRunMessage
+public sealed record SubmitRun(Guid RunId, DatasetRef Dataset, RunConfig Config, DateTimeOffset SubmittedAt, string? Name = null,
+    string? Submitter = null) : IRunMessage
 {
     /// <summary>The longest run name taken (a label for people: shown in lists and on the dashboard).</summary>
     public const int MaxNameLength = 200;
+
+    /// <summary>The longest submitter name taken (it is part of a blob key: <see cref="BlobLayout.RunInFlightKey"/>).</summary>
+    public const int MaxSubmitterLength = 64;
+
+    /// <summary>Whether <paramref name="submitter"/> is a submitter name: 1 to 64 ASCII letters, digits, '-', '_' or '.', not only dots.</summary>
+    public static bool IsSubmitterName(string submitter) =>
+        submitter.Length is > 0 and <= MaxSubmitterLength && submitter.Trim('.').Length > 0
+        && submitter.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 
     public IReadOnlyList<string> FindProblems() =>
         new Problems().RunId(RunId)
@@ -22,6 +31,8 @@ public sealed record SubmitRun(Guid RunId, DatasetRef Dataset, RunConfig Config,
             .Required("config", Config).AddNested("config", Config?.FindProblems())
             .Add(Name is { Length: > MaxNameLength } ? $"name must be at most {MaxNameLength} characters, got {Name.Length}." : null)
             .Add(Name is not null && Name.Any(char.IsControl) ? "name must not contain control characters." : null)
+            .Add(Submitter is not null && !IsSubmitterName(Submitter)
+                ? $"submitter must be 1 to {MaxSubmitterLength} letters, digits, '-', '_' or '.'." : null)
             .List;
 }
 

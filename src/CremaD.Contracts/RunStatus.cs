@@ -65,6 +65,7 @@ public sealed record RunError(RunStage Stage, string Message, string? ExceptionT
 /// delivery: a duplicate changes nothing, the stage never moves backwards, and nothing moves a finished run.
 /// </summary>
 /// <param name="Progress">Overall fraction done in [0, 1], never decreasing; see <see cref="ProgressWeights"/>.</param>
+/// <param name="Submitter">Who submitted the run (the runs API key's submitter name); null for a run submitted on the bus directly.</param>
 public sealed record RunStatus(
     Guid RunId,
     string? Name,
@@ -78,7 +79,8 @@ public sealed record RunStatus(
     EvaluationStageStatus? Evaluation,
     IReadOnlyList<ClipRejection> RejectedClips,
     IReadOnlyList<RunError> Errors,
-    IReadOnlyList<RunArtifact> Artifacts)
+    IReadOnlyList<RunArtifact> Artifacts,
+    string? Submitter = null)
 {
     /// <summary>Share of the overall progress each stage accounts for (features, then training, then evaluation).</summary>
     public static class ProgressWeights

@@ -21,6 +21,12 @@ public sealed record CremaDMessagingOptions
     /// </summary>
     public IReadOnlyList<TimeSpan> RetryIntervals { get; init; } = DefaultRetryIntervals;
 
+    /// <summary>
+    /// Deliveries of one message a consumer may start without finishing it before the message is refused and its run
+    /// fails (<see cref="DeliveryLimitFilter{T}"/>); <c>Messaging:MaxDeliveries</c>, default 5.
+    /// </summary>
+    public int MaxDeliveries { get; init; } = 5;
+
     /// <summary>1 s, 5 s, 15 s: enough to ride out a broker failover or a storage throttling burst.</summary>
     public static IReadOnlyList<TimeSpan> DefaultRetryIntervals { get; } =
         [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15)];
@@ -46,6 +52,15 @@ public sealed record CremaDMessagingOptions
                         $"Configuration '{SectionName}:Transport' is '{transport}'; expected 'RabbitMq' or 'InMemory'."),
                 },
             };
+        }
+
+        if (section["MaxDeliveries"] is { } maxDeliveries)
+        {
+            if (!int.TryParse(maxDeliveries, NumberStyles.None, CultureInfo.InvariantCulture, out var max) || max is < 1 or > 1000)
+            {
+                throw new InvalidOperationException($"Configuration '{SectionName}:MaxDeliveries' is '{maxDeliveries}'; expected a whole number in [1, 1000].");
+            }
+            options = options with { MaxDeliveries = max };
         }
 
         var intervals = section.GetSection("RetryIntervals");

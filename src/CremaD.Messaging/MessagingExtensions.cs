@@ -28,8 +28,9 @@ public static class MessagingExtensions
     /// </list>
     /// Every receive endpoint gets: a kebab-case queue name (consumer <c>TrainModelConsumer</c> → queue <c>train-model</c>);
     /// immediate retries at <see cref="CremaDMessagingOptions.RetryIntervals"/> for transient faults, none for
-    /// <see cref="InvalidMessageException"/> or <see cref="ArgumentException"/> (straight to <c>&lt;queue&gt;_error</c>);
-    /// validation of incoming run messages. Outgoing run messages are validated too, the run id is the
+    /// <see cref="InvalidMessageException"/>, <see cref="ArgumentException"/> or <see cref="DeliveryLimitExceededException"/>
+    /// (straight to <c>&lt;queue&gt;_error</c>); an in-memory outbox (sends and publishes leave when the consumer has
+    /// finished); the delivery limit (<see cref="DeliveryLimitFilter{T}"/>); validation of incoming run messages. Outgoing run messages are validated too, the run id is the
     /// CorrelationId of every run message, and the bus health check is tagged <c>ready</c> so /health includes it.
     /// The bus connects in the background: the host starts (and /alive answers) while the broker is still down,
     /// and /health reports Unhealthy until the bus is connected.
@@ -79,6 +80,8 @@ public static class MessagingExtensions
             });
             bus.AddConfigureEndpointsCallback((context, _, endpoint) =>
             {
+                // Outside the retries: a delivery is counted once, not once per in-process attempt.
+                endpoint.UseConsumeFilter(typeof(DeliveryLimitFilter<>), context);
                 endpoint.UseMessageRetry(retry =>
                 {
                     if (options.RetryIntervals.Count == 0) retry.None();
@@ -86,7 +89,12 @@ public static class MessagingExtensions
                     // The message itself is wrong: no attempt can succeed.
                     retry.Ignore<InvalidMessageException>();
                     retry.Ignore<ArgumentException>();
+                    retry.Ignore<DeliveryLimitExceededException>();
                 });
+                // Inside the retries: what a consumer sends or publishes leaves only when it has finished, so a failed
+                // attempt sends nothing and its retry does not send twice. (The inbox's part, dropping a message handled
+                // before, is the consumers' own: each folds into durable state that ignores what it has seen.)
+                endpoint.UseInMemoryOutbox(context);
                 endpoint.UseConsumeFilter(typeof(RunMessageValidationFilter<>), context);
             });
 

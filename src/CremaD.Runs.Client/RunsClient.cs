@@ -10,6 +10,16 @@ namespace CremaD.Runs.Client;
 /// </summary>
 public sealed class RunsClient(HttpClient http)
 {
+    /// <summary>An HttpClient for the runs API at <paramref name="baseAddress"/> that sends <paramref name="apiKey"/> as its bearer token.</summary>
+    public static HttpClient CreateHttpClient(Uri baseAddress, string apiKey, TimeSpan? timeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(baseAddress);
+        ArgumentException.ThrowIfNullOrWhiteSpace(apiKey);
+        var client = new HttpClient { BaseAddress = baseAddress, Timeout = timeout ?? TimeSpan.FromSeconds(100) };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", apiKey);
+        return client;
+    }
+
     public async Task<Guid> SubmitAsync(SubmitRunRequest request, CancellationToken cancellationToken)
     {
         using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();

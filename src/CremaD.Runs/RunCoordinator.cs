@@ -24,8 +24,13 @@ public sealed class RunCoordinator(IBlobStore blobs, RunStateStore states, ILogg
         var ct = context.CancellationToken;
         using var activity = CremaDTelemetry.Pipeline.StartRunActivity("plan run", command.RunId);
         var (_, current) = await states.UpdateAsync(command.RunId, status => status ?? RunStateStore.Pending(command), ct).ConfigureAwait(false);
-        // A duplicate of a run already past its features: the later stages carry it on.
-        if (current is null || current.Stage.IsTerminal() || current.Features.Ready) return;
+        if (current is null || current.Stage.IsTerminal()) return;
+        if (current.Features.Ready)
+        {
+            // Sent again (a duplicate, or the reconciler re-driving a run): what comes after the features, once more.
+            await ContinueAfterFeaturesAsync(current, context, context).ConfigureAwait(false);
+            return;
+        }
 
         BlobDatasetListing listing;
         try
@@ -61,6 +66,12 @@ public sealed class RunCoordinator(IBlobStore blobs, RunStateStore states, ILogg
         await blobs.WriteJsonAsync(BlobLayout.FeatureStoreDatasetKey(storePrefix), BlobDatasetDescription.Of(listing, blobs.Location), ServiceJson.Options,
             cancellationToken: ct).ConfigureAwait(false);
         var done = status.Features.CompletedShards.ToHashSet();
+        if (done.Count >= shardCount)
+        {
+            // Every shard reported, but the store was not completed (the coordinator stopped in between): complete it now.
+            await CompleteFeaturesAsync(status, context).ConfigureAwait(false);
+            return;
+        }
         var sender = await context.GetSendEndpoint(new Uri($"queue:{QueueNames.ExtractFeatureShard}")).ConfigureAwait(false);
         for (var shard = 0; shard < shardCount; shard++)
         {
@@ -86,24 +97,57 @@ public sealed class RunCoordinator(IBlobStore blobs, RunStateStore states, ILogg
             logger.LogWarning("Shard {Shard} of unknown run {RunId} ignored.", shard.ShardIndex, shard.RunId);
             return;
         }
-        var features = status.Features;
-        if (status.Stage.IsTerminal() || features.Ready || features.ShardCount == 0 || features.CompletedShards.Count < features.ShardCount) return;
+        if (status.Stage.IsTerminal()) return;
+        if (status.Features.Ready)
+        {
+            // A shard report redelivered after the features were recorded ready: the process may have died before
+            // TrainModel left, so it is sent again unless the trainer has been heard from (a duplicate is harmless).
+            if (status.Timestamps.TrainingStartedAt is null) await ContinueAfterFeaturesAsync(status, context, context).ConfigureAwait(false);
+            return;
+        }
+        if (status.Features.ShardCount == 0 || status.Features.CompletedShards.Count < status.Features.ShardCount) return;
+        await CompleteFeaturesAsync(status, context).ConfigureAwait(false);
+    }
 
-        using var activity = CremaDTelemetry.Features.StartRunActivity("normalisation reduce", shard.RunId);
+    /// <summary>Completes the feature store of a run whose shards have all reported, then sends the run to training.</summary>
+    private async Task CompleteFeaturesAsync(RunStatus status, ConsumeContext context)
+    {
+        var features = status.Features;
+        using var activity = CremaDTelemetry.Features.StartRunActivity("normalisation reduce", status.RunId);
         activity?.SetTag("cremad.shard_count", features.ShardCount);
         CompletedFeatureStore completed;
         try
         {
-            completed = await BlobFeatureStore.CompleteAsync(blobs, features.FeatureStorePrefix!, features.ShardCount, status.Config.ShardSize, ct)
-                .ConfigureAwait(false);
+            completed = await BlobFeatureStore.CompleteAsync(blobs, features.FeatureStorePrefix!, features.ShardCount, status.Config.ShardSize,
+                context.CancellationToken).ConfigureAwait(false);
         }
         catch (InvalidDataException e)
         {
-            await FailAsync(shard.RunId, RunStage.Features, e.Message, e.GetType().FullName, context).ConfigureAwait(false);
+            await FailAsync(status.RunId, RunStage.Features, e.Message, e.GetType().FullName, context).ConfigureAwait(false);
             return;
         }
         activity?.SetTag("cremad.train_frames", completed.TrainFrames);
-        await FeaturesReadyAsync(shard.RunId, completed.Metadata.DatasetFingerprint, completed, reused: false, context).ConfigureAwait(false);
+        await FeaturesReadyAsync(status.RunId, completed.Metadata.DatasetFingerprint, completed, reused: false, context).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// What follows the features, derived from the folded status: training (TrainModel; the trainer's work list takes a
+    /// duplicate once, and a run it trained already makes it publish TrainingCompleted again, which moves the run on to
+    /// evaluation), or, once evaluated, the run's completion. Used when a message is redelivered and by the reconciler.
+    /// </summary>
+    public async Task ContinueAfterFeaturesAsync(RunStatus status, ISendEndpointProvider sender, IPublishEndpoint publisher,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(status);
+        if (status.Stage.IsTerminal() || !status.Features.Ready || status.Features.FeatureStorePrefix is null) return;
+        if (status.Evaluation is not null)
+        {
+            await CompleteAsync(status, publisher, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        var endpoint = await sender.GetSendEndpoint(new Uri($"queue:{QueueNames.TrainModel}")).ConfigureAwait(false);
+        await endpoint.Send(new TrainModel(status.RunId, status.Features.FeatureStorePrefix, BlobFeatureStore.NormalisationKey(status.Features.FeatureStorePrefix),
+            status.Config, BlobLayout.RunPrefix(status.RunId)), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -126,9 +170,14 @@ public sealed class RunCoordinator(IBlobStore blobs, RunStateStore states, ILogg
     {
         var (_, status) = await states.ApplyAsync(evaluated, context.CancellationToken).ConfigureAwait(false);
         if (status is null || status.Stage.IsTerminal() || status.Evaluation is null) return;
+        await CompleteAsync(status, context, context.CancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task CompleteAsync(RunStatus status, IPublishEndpoint publisher, CancellationToken cancellationToken)
+    {
         var now = DateTimeOffset.UtcNow;
-        await RecordAsync(new RunCompleted(evaluated.RunId, BlobLayout.RunPrefix(evaluated.RunId), evaluated.Accuracy, evaluated.MacroF1,
-            Math.Max(1, status.Training.BestEpoch), (now - status.Timestamps.SubmittedAt).TotalSeconds, now), context).ConfigureAwait(false);
+        await RecordAsync(new RunCompleted(status.RunId, BlobLayout.RunPrefix(status.RunId), status.Evaluation!.Accuracy, status.Evaluation.MacroF1,
+            Math.Max(1, status.Training.BestEpoch), (now - status.Timestamps.SubmittedAt).TotalSeconds, now), publisher, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Folds an event that asks for no next step (progress, failures reported by the services).</summary>
@@ -143,7 +192,8 @@ public sealed class RunCoordinator(IBlobStore blobs, RunStateStore states, ILogg
     }
 
     /// <summary>
-    /// A command failed for good (malformed, or its consumer kept failing): the run fails with the reason. A run id that
+    /// A command failed for good (malformed, its consumer kept failing, or its delivery limit was reached): the run fails
+    /// with the reason. One that failed on an outage of storage or the broker (<see cref="TransientFaults"/>) does not. A run id that
     /// is not even present cannot be attributed and is only logged (the message stays in the error queue).
     /// </summary>
     public async Task OnCommandFaultAsync<T>(Fault<T> fault, RunStage stage, ConsumeContext context) where T : class, IRunMessage
@@ -154,6 +204,14 @@ public sealed class RunCoordinator(IBlobStore blobs, RunStateStore states, ILogg
         if (runId == Guid.Empty)
         {
             logger.LogError("A {Command} without a run id failed and cannot be attributed to a run: {Reason}", typeof(T).Name, reason);
+            return;
+        }
+        if (exception is not null && TransientFaults.IsTransient(exception))
+        {
+            // Storage or the broker was away for longer than the retries: the command's work is not wrong, so the run
+            // is not failed; it waits, and the reconciler sends the command again once the run has made no progress
+            // for a while (RunReconciler).
+            logger.LogWarning("{Command} of run {RunId} gave up on an outage ({Reason}); the reconciler will send it again.", typeof(T).Name, runId, reason);
             return;
         }
         if (fault.Message is SubmitRun submit && submit.Dataset is not null && submit.Config is not null)
@@ -169,10 +227,8 @@ public sealed class RunCoordinator(IBlobStore blobs, RunStateStore states, ILogg
             store.TrainClips + store.ValidationClips + store.TestClips, store.TrainClips, store.ValidationClips, store.TestClips,
             store.Rejected.Count, store.TrainFrames, reused, DateTimeOffset.UtcNow);
         var status = await RecordAsync(ready, context).ConfigureAwait(false);
-        if (status is null || status.Stage.IsTerminal()) return;
-        var endpoint = await context.GetSendEndpoint(new Uri($"queue:{QueueNames.TrainModel}")).ConfigureAwait(false);
-        await endpoint.Send(new TrainModel(runId, store.Prefix, store.NormalisationKey, status.Config, BlobLayout.RunPrefix(runId)),
-            context.CancellationToken).ConfigureAwait(false);
+        if (status is null) return;
+        await ContinueAfterFeaturesAsync(status, context, context, context.CancellationToken).ConfigureAwait(false);
     }
 
     private async Task FailAsync(Guid runId, RunStage stage, string reason, string? exceptionType, ConsumeContext context)
@@ -183,10 +239,13 @@ public sealed class RunCoordinator(IBlobStore blobs, RunStateStore states, ILogg
     }
 
     /// <summary>Folds the event into the run's status, then publishes it for everyone else; returns the folded status.</summary>
-    private async Task<RunStatus?> RecordAsync<T>(T runEvent, ConsumeContext context) where T : class, IRunEvent
+    private Task<RunStatus?> RecordAsync<T>(T runEvent, ConsumeContext context) where T : class, IRunEvent =>
+        RecordAsync(runEvent, context, context.CancellationToken);
+
+    private async Task<RunStatus?> RecordAsync<T>(T runEvent, IPublishEndpoint publisher, CancellationToken cancellationToken) where T : class, IRunEvent
     {
-        var (_, status) = await states.ApplyAsync(runEvent, context.CancellationToken).ConfigureAwait(false);
-        await context.Publish(runEvent, context.CancellationToken).ConfigureAwait(false);
+        var (_, status) = await states.ApplyAsync(runEvent, cancellationToken).ConfigureAwait(false);
+        await publisher.Publish(runEvent, cancellationToken).ConfigureAwait(false);
         return status;
     }
 }

@@ -98,12 +98,24 @@ public sealed class RunStateStore(IBlobStore store)
                 // that then fails to be written is skipped by ListAsync. Rewriting it is harmless (same key, empty).
                 await store.WriteBytesAsync(BlobLayout.RunIndexKey(runId, next.Timestamps.SubmittedAt), Array.Empty<byte>(),
                     cancellationToken: cancellationToken).ConfigureAwait(false);
+                // In flight from before its status exists, for the same reason: the reconciler and the per-submitter
+                // cap see every run that may still need work.
+                if (!next.Stage.IsTerminal())
+                {
+                    await store.WriteBytesAsync(BlobLayout.RunInFlightKey(next.Submitter, runId), Array.Empty<byte>(),
+                        cancellationToken: cancellationToken).ConfigureAwait(false);
+                }
             }
             // The ETag is the one read before the content: if anyone wrote after it, the write is refused.
             var condition = info is null ? BlobWriteCondition.IfNoneExists : BlobWriteCondition.IfMatch(info.ETag);
             try
             {
                 await store.WriteJsonAsync(key, next, ServiceJson.Options, condition, cancellationToken).ConfigureAwait(false);
+                if (next.Stage.IsTerminal() && current is not null && !current.Stage.IsTerminal())
+                {
+                    // Finished: no longer in flight. Should this delete fail, the reconciler removes the entry later.
+                    await ForgetInFlightAsync(next, cancellationToken).ConfigureAwait(false);
+                }
                 return (current, next);
             }
             catch (BlobConditionFailedException) when (attempt < MaxAttempts)
@@ -128,5 +140,25 @@ public sealed class RunStateStore(IBlobStore store)
     public static RunStatus Pending(SubmitRun submit) =>
         new(submit.RunId, submit.Name, RunStage.Submitted, 0, submit.Dataset, submit.Config,
             new RunTimestamps(submit.SubmittedAt, null, null, null, null, null, null, submit.SubmittedAt),
-            FeatureStageStatus.NotStarted, TrainingStageStatus.NotStarted, null, [], [], []);
+            FeatureStageStatus.NotStarted, TrainingStageStatus.NotStarted, null, [], [], [], submit.Submitter);
+
+    /// <summary>
+    /// The runs in flight (<see cref="BlobLayout.RunsInFlightPrefix"/>): of one submitter, or of all when
+    /// <paramref name="submitter"/> is null. An entry may outlive its run by a moment (see <see cref="UpdateAsync"/>);
+    /// callers that act on it read the status.
+    /// </summary>
+    public async Task<IReadOnlyList<Guid>> ListInFlightAsync(string? submitter, CancellationToken cancellationToken = default)
+    {
+        var prefix = submitter is null ? BlobLayout.RunsInFlightPrefix : BlobLayout.RunsInFlightPrefixOf(submitter);
+        var runs = new List<Guid>();
+        await foreach (var blob in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+        {
+            if (BlobLayout.RunIdOfInFlightKey(blob.Key) is { } runId) runs.Add(runId);
+        }
+        return runs;
+    }
+
+    /// <summary>Removes the in-flight entry of a finished run (one whose removal after its final write failed).</summary>
+    public Task ForgetInFlightAsync(RunStatus status, CancellationToken cancellationToken = default) =>
+        store.DeleteAsync(BlobLayout.RunInFlightKey(status.Submitter, status.RunId), cancellationToken);
 }

@@ -6,6 +6,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace CremaD.Runs;
 
@@ -19,7 +21,9 @@ public static class RunsApi
     public static IEndpointRouteBuilder MapRunsApi(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        var runs = endpoints.MapGroup("/runs");
+        // Every endpoint of the API needs a valid API key (RunsApiAccess); only the UI's static files and /health,
+        // /alive are open, and they hold no run data.
+        var runs = endpoints.MapGroup("/runs").RequireAuthorization(RunsApiAccess.PolicyName);
         runs.MapPost("/", SubmitAsync);
         runs.MapGet("/", ListAsync);
         runs.MapGet("/{runId:guid}", async (Guid runId, RunStateStore states, CancellationToken ct) =>
@@ -50,8 +54,8 @@ public static class RunsApi
         });
     }
 
-    private static async Task<IResult> SubmitAsync(SubmitRunRequest request, RunStateStore states, ISendEndpointProvider sender,
-        CancellationToken ct)
+    private static async Task<IResult> SubmitAsync(SubmitRunRequest request, HttpContext http, RunStateStore states, ISendEndpointProvider sender,
+        IOptions<RunsApiAccessOptions> access, ILoggerFactory loggers, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(request.Dataset))
         {
@@ -66,16 +70,51 @@ public static class RunsApi
         {
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["dataset"] = [e.Message] });
         }
+        var submitter = http.User.Identity?.Name ?? RunsApiAccessOptions.DefaultSubmitter;
         var command = new SubmitRun(Guid.NewGuid(), new DatasetRef(prefix, request.Layout, request.SplitSeed), request.Config ?? RunConfig.Default,
-            DateTimeOffset.UtcNow, request.Name);
+            DateTimeOffset.UtcNow, request.Name, submitter);
         var problems = command.FindProblems();
         if (problems.Count > 0) return Results.ValidationProblem(new Dictionary<string, string[]> { ["run"] = [.. problems] });
 
+        // The cap counts the submitter's in-flight entries; a stale entry (its run finished but the entry's removal
+        // failed) is checked against the run's status before it counts. Submissions racing each other can pass the
+        // cap together: it bounds a submitter's load, it is not a quota to the unit.
+        var limit = access.Value.MaxRunsInFlightPerSubmitter;
+        var inFlight = await states.ListInFlightAsync(submitter, ct).ConfigureAwait(false);
+        if (inFlight.Count >= limit && await CountInFlightAsync(states, inFlight, ct).ConfigureAwait(false) >= limit)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many runs in flight",
+                detail: $"Submitter '{submitter}' has {inFlight.Count} runs that have not finished; at most {limit} may be in flight at once. " +
+                        "Wait for one to finish or cancel one.",
+                extensions: new Dictionary<string, object?> { ["field"] = "submitter", ["limit"] = limit });
+        }
+
         // The status exists from now on, so GET /runs/{id} answers at once; the coordinator plans the run from it.
         await states.UpdateAsync(command.RunId, status => status ?? RunStateStore.Pending(command), ct).ConfigureAwait(false);
-        var endpoint = await sender.GetSendEndpoint(new Uri($"queue:{QueueNames.SubmitRun}")).ConfigureAwait(false);
-        await endpoint.Send(command, ct).ConfigureAwait(false);
+        try
+        {
+            var endpoint = await sender.GetSendEndpoint(new Uri($"queue:{QueueNames.SubmitRun}")).ConfigureAwait(false);
+            await endpoint.Send(command, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            // The run is stored and in flight: the reconciler sends it when the broker is back (RunReconciler).
+            loggers.CreateLogger(typeof(RunsApi)).LogWarning(e, "Run {RunId} is stored but SubmitRun could not be sent now; the reconciler will send it.",
+                command.RunId);
+        }
         return Results.Accepted($"/runs/{command.RunId:D}", new SubmitRunResponse(command.RunId, $"/runs/{command.RunId:D}"));
+    }
+
+    private static async Task<int> CountInFlightAsync(RunStateStore states, IReadOnlyList<Guid> runIds, CancellationToken ct)
+    {
+        var count = 0;
+        foreach (var runId in runIds)
+        {
+            var status = await states.GetAsync(runId, ct).ConfigureAwait(false);
+            if (status is not null && status.Stage.IsTerminal()) await states.ForgetInFlightAsync(status, ct).ConfigureAwait(false);
+            else count++;
+        }
+        return count;
     }
 
     /// <summary>Runs per page of <c>GET /runs</c> when the request names no limit, and the most it may name.</summary>

@@ -1,6 +1,7 @@
 using CremaD.Runs;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Microsoft.Extensions.Hosting;
@@ -13,10 +14,10 @@ public static class RunsServiceRegistration
 {
     /// <summary>The runs API with the run coordinator: the shared blob store, the coordinator, the bus with its consumers.</summary>
     public static TBuilder AddCremaDRunsApi<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder =>
-        builder.AddCremaDSharedBlobStore().AddRunCoordinator().AddCremaDMessaging(bus => bus.AddRunCoordinatorConsumers());
+        builder.AddCremaDSharedBlobStore().AddRunCoordinator().AddRunsApiAccess().AddCremaDMessaging(bus => bus.AddRunCoordinatorConsumers());
 
     /// <summary>
-    /// The run coordinator's services (run state store, coordinator, work folder), without the bus: a host adds the
+    /// The run coordinator's services (run state store, coordinator, reconciler, work folder), without the bus: a host adds the
     /// consumers of <see cref="AddRunCoordinatorConsumers"/> to its one bus. Separate from <see cref="AddCremaDRunsApi"/>
     /// so that the all-in-one host can put every service in one process on one bus.
     /// </summary>
@@ -26,6 +27,11 @@ public static class RunsServiceRegistration
         builder.AddCremaDWork();
         builder.Services.TryAddSingleton<RunStateStore>();
         builder.Services.TryAddSingleton<RunCoordinator>();
+        // The reconciler re-drives runs that stopped moving (lost messages, dead processes, outages).
+        builder.Services.TryAddSingleton(RunReconcilerOptions.FromConfiguration(builder.Configuration));
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton<RunReconciler>();
+        builder.Services.AddHostedService(provider => provider.GetRequiredService<RunReconciler>());
         return builder;
     }
 
@@ -40,10 +46,19 @@ public static class RunsServiceRegistration
         return bus;
     }
 
-    /// <summary>Maps the runs API and its web UI (<c>/</c>, <c>/ui/…</c>); the host maps /health and /alive.</summary>
+    /// <summary>
+    /// Maps the runs API (host filtering, API key, body limits: see <see cref="RunsApiAccess"/>) and its web UI (<c>/</c>,
+    /// <c>/ui/…</c>); the host maps /health and /alive. Needs <see cref="RunsApiAccess.AddRunsApiAccess"/>.
+    /// </summary>
     public static WebApplication MapCremaDRunsApi(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        // Order matters: hosts are checked first, then the API key (so a caller without one learns nothing, not even a
+        // size limit), then the body limits, then the endpoint.
+        app.UseRunsApiHostFiltering();
+        app.UseRouting();
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.UseRunsApiRequestLimits();
         app.MapRunsApi();
         app.MapRunsUi();

@@ -30,7 +30,15 @@ internal sealed class RunsApiHost : IAsyncDisposable
         Address = address;
         States = app.Services.GetRequiredService<RunStateStore>();
         Client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
+        Client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ApiKey);
+        Anonymous = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
     }
+
+    /// <summary>The runs API's key here.</summary>
+    public const string ApiKey = "runs-ui-test-key-0123456789abcdefghijklmnopq";
+
+    /// <summary>A client of the runs API without the key.</summary>
+    public HttpClient Anonymous { get; }
 
     /// <summary>The temporary folder holding the blobs, the work folder and the artefacts as written.</summary>
     public string Directory { get; }
@@ -42,7 +50,7 @@ internal sealed class RunsApiHost : IAsyncDisposable
 
     public RunStateStore States { get; }
 
-    /// <summary>A client of the runs API.</summary>
+    /// <summary>A client of the runs API (with the key).</summary>
     public HttpClient Client { get; }
 
     public static async Task<RunsApiHost> StartAsync()
@@ -60,6 +68,7 @@ internal sealed class RunsApiHost : IAsyncDisposable
                 ["ConnectionStrings:blobs"] = Path.Combine(directory, "blobs"),
                 [ServiceWorkOptions.ConfigurationKey] = Path.Combine(directory, "work"),
                 ["OTEL_SERVICE_NAME"] = "runs-api",
+                ["RunsApi:ApiKey"] = ApiKey,
             });
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
             builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -95,6 +104,7 @@ internal sealed class RunsApiHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
+        Anonymous.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
         try

@@ -104,6 +104,24 @@ public sealed partial class RunsUiRouteTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_page_and_its_files_are_open_but_no_run_data_is_served_without_the_key()
+    {
+        // The page and its files hold no run data: they load without a key (the page then asks for one).
+        foreach (var path in new[] { "/", "/ui/app.js", "/ui/app.css", "/ui/favicon.svg", "/health", "/alive" })
+        {
+            using var open = await _host.Anonymous.GetAsync(path);
+            Assert.True(open.StatusCode == HttpStatusCode.OK, $"{path}: {open.StatusCode}");
+        }
+        foreach (var path in new[] { "/runs", $"/runs/{_host.Run.RunId:D}", $"/runs/{_host.Run.RunId:D}/artifacts/confusion_matrix.png" })
+        {
+            using var refused = await _host.Anonymous.GetAsync(path);
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+            Assert.Equal("Bearer realm=\"cremad-runs\"", refused.Headers.WwwAuthenticate.ToString());
+            Assert.DoesNotContain(_host.Run.RunId.ToString("D"), await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task The_script_never_parses_text_as_html_and_fetches_in_one_place()
     {
         var script = await _host.Client.GetStringAsync("/ui/app.js");

@@ -33,6 +33,7 @@ internal sealed class ProcessCluster(RabbitMqFixture rabbit, AzuriteFixture azur
         var environment = ServiceProcess.BaseEnvironment(Rabbit.ConnectionString, blobs ?? Azurite.ConnectionString, Container, Temp.Sub("work-" + name));
         foreach (var (key, value) in QuickSettings) environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         var process = await ServiceProcess.StartAsync(host, name, environment, Temp.Sub("logs"), StartTimeout);
+        process.Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ApiKey);
         lock (_processes) _processes.Add(process);
         return process;
     }

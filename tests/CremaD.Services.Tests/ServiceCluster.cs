@@ -67,7 +67,7 @@ internal sealed class ServiceCluster(RabbitMqFixture rabbit, AzuriteFixture azur
         if (service == TestService.RunsApi)
         {
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            _runsApi = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromSeconds(30) };
+            _runsApi = AuthorizedClient(new Uri(address));
         }
         return app;
     }

@@ -35,6 +35,7 @@ internal abstract class TestCluster : IAsyncDisposable
     /// </summary>
     protected static IReadOnlyDictionary<string, string> QuickSettings { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
     {
+        ["RunsApi:ApiKey"] = ApiKey,
         ["Messaging:RetryIntervals:0"] = "00:00:00.200",
         ["Messaging:RetryIntervals:1"] = "00:00:01",
         ["Trainer:PollInterval"] = "00:00:01",
@@ -44,6 +45,17 @@ internal abstract class TestCluster : IAsyncDisposable
         ["Trainer:Threads"] = "1",
         ["Evaluation:Threads"] = "1",
     };
+
+    /// <summary>The runs API's key in every test cluster (the API refuses to start without one).</summary>
+    public const string ApiKey = "test-runs-api-key-0123456789abcdefghijklmnop";
+
+    /// <summary>An HttpClient for the runs API at <paramref name="address"/> that sends <see cref="ApiKey"/>.</summary>
+    public static HttpClient AuthorizedClient(Uri address)
+    {
+        var client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ApiKey);
+        return client;
+    }
 
     protected RabbitMqFixture Rabbit { get; }
 

@@ -1,7 +1,7 @@
 // CremaD runs: the runs API's own web UI, a hash-routed single page (#/runs, #/runs/<id>) over the API's JSON
 // endpoints on the same origin. Vanilla JS, no dependencies. Every view builds its DOM with el() (text is never
-// parsed as HTML) and polls only what it shows. Every request goes through request(), the one place that will add
-// the API key's Authorization header when the runs API asks for one.
+// parsed as HTML) and polls only what it shows. Every request goes through request(), the one place that adds the
+// API key's Authorization header.
 "use strict";
 
 const view = document.getElementById("view");
@@ -37,12 +37,47 @@ class HttpError extends Error {
   constructor(status, message) { super(message); this.status = status; }
 }
 
-const UNAUTHORIZED = "The runs API refused the request (HTTP 401 Unauthorized): it asks for an API key, and this page has none to send. "
-  + "Ask whoever runs the service for access.";
+// The runs API's key, for this tab only (sessionStorage: gone when the tab closes). It arrives in the address's
+// fragment (#key=..., the AppHost's "Runs UI" link: a fragment is never sent to a server) or from the key form.
+const KEY_STORAGE = "cremad.runsApiKey";
+(function takeKeyFromAddress() {
+  const match = location.hash.match(/^#key=([^&]+)/);
+  if (!match) return;
+  sessionStorage.setItem(KEY_STORAGE, decodeURIComponent(match[1]));
+  // Out of the address bar (and the history) at once.
+  history.replaceState(null, "", `${location.pathname}${location.search}#/runs`);
+})();
 
-// The Authorization header value for the runs API, or null while it needs none. When the API is given a key, this is
-// the only function that changes: every request, artefact image and download goes through request().
-function authorization() { return null; }
+// The Authorization header value for the runs API, or null while this tab has no key.
+function authorization() {
+  const key = sessionStorage.getItem(KEY_STORAGE);
+  return key ? `Bearer ${key}` : null;
+}
+
+// The API refused the key (or there was none): the view becomes a form asking for one; polling stops until it is given.
+function askForKey() {
+  if (document.getElementById("key-form")) return;
+  stopCurrent();
+  stopCurrent = () => {};
+  const hadKey = sessionStorage.getItem(KEY_STORAGE) !== null;
+  sessionStorage.removeItem(KEY_STORAGE);
+  const input = el("input", { type: "password", id: "key-input", autocomplete: "off", required: true, minlength: 32, size: 56,
+    "aria-label": "Runs API key" });
+  const form = el("form", {
+    id: "key-form", class: "panel",
+    onsubmit: (e) => {
+      e.preventDefault();
+      sessionStorage.setItem(KEY_STORAGE, input.value.trim());
+      route();
+    },
+  },
+  el("h2", {}, "API key needed"),
+  message(hadKey ? "The runs API refused this key (HTTP 401). Enter a valid one." :
+    "The runs API needs an API key. The AppHost prints where it is (and its dashboard's Runs UI link carries it).", hadKey ? "error" : "warn"),
+  el("p", {}, input, " ", el("button", { type: "submit" }, "Use this key")));
+  view.replaceChildren(form);
+  input.focus();
+}
 
 // Sends a request to the runs API and returns the response if it succeeded; otherwise throws an HttpError whose
 // message says what went wrong (the API's own error text when it sent one).
@@ -58,7 +93,10 @@ async function request(path, { method = "GET", accept = "application/json" } = {
     throw new HttpError(0, "The runs API is not answering (stopped or restarting?); retrying.");
   }
   setOnline(true);
-  if (response.status === 401) throw new HttpError(401, UNAUTHORIZED);
+  if (response.status === 401) {
+    askForKey();
+    throw new HttpError(401, "The runs API asks for an API key.");
+  }
   if (!response.ok) {
     let body = null;
     try { body = await response.json(); } catch { /* not JSON */ }
@@ -197,7 +235,6 @@ function route() {
   location.replace("#/runs");
 }
 window.addEventListener("hashchange", route);
-route();
 
 // ---------- runs ----------
 
@@ -526,3 +563,6 @@ function problemPanels(run) {
   panels.push(el("div", { class: "panel" }, el("details", {}, el("summary", {}, "Configuration"), el("pre", { class: "json", id: "config" }, JSON.stringify(run.config, null, 2)))));
   return panels;
 }
+
+// Last, once every view's constants exist: a page opened straight at #/runs renders at once (not on a hashchange).
+route();
