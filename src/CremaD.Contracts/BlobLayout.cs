@@ -308,6 +308,9 @@ public static class QueueNames
     /// <summary>The runs API's queue of <see cref="CancelRun"/> commands.</summary>
     public const string CancelRun = "cancel-run";
 
+    /// <summary>The coordinator's queue of the events the services publish about runs.</summary>
+    public const string RunEvents = "run-events";
+
     /// <summary>The queue MassTransit moves a message to after it failed for good: <c>&lt;queue&gt;_error</c>.</summary>
     public static string ErrorQueue(string queue) => queue + "_error";
 }

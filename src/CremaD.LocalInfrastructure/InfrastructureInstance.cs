@@ -118,6 +118,31 @@ public abstract class InfrastructureInstance : IAsyncDisposable
             serverExited: false, lastFailure);
     }
 
+    /// <summary>
+    /// Kills the server and every process of it at once (SIGKILL, as a crash or an OOM kill would) and waits until they
+    /// are gone. Its folder, and so its data when the server keeps data on disk, stays for <see cref="RestartAsync"/>.
+    /// </summary>
+    public async Task KillAsync()
+    {
+        KillAll();
+        await ProcessTable.KillAndWaitAsync(Owns, TimeSpan.FromSeconds(15)).ConfigureAwait(false);
+        if (Server is not null)
+        {
+            await Server.WaitForExitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            Server.Dispose();
+            Server = null;
+        }
+    }
+
+    /// <summary>Starts the server again after <see cref="KillAsync"/>: the same ports, the same folder; returns once it serves.</summary>
+    public async Task RestartAsync(CancellationToken cancellationToken = default)
+    {
+        if (Server is { HasExited: false }) throw new InvalidOperationException($"{DisplayName} is still running; kill it first.");
+        Server?.Dispose();
+        Launch();
+        await WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>True for a process this instance started (directly or through its children), by its marker variable.</summary>
     public bool Owns(ProcessEntry process) =>
         process.Environment.TryGetValue(MarkerVariable, out var id) && id == InstanceId;

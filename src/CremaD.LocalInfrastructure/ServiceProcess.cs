@@ -73,7 +73,12 @@ public sealed class ServiceProcess : IAsyncDisposable
             ["CremaD__WorkDirectory"] = workDirectory,
             ["Logging__LogLevel__Default"] = "Warning",
             ["Logging__LogLevel__CremaD"] = "Information",
+            // A fresh key per call: only a runs API reads it, and its Http sends it (StartAsync).
+            [RunsApiKeyVariable] = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)),
         };
+
+    /// <summary>The environment variable of the runs API's key (configuration <c>RunsApi:ApiKey</c>).</summary>
+    public const string RunsApiKeyVariable = "RunsApi__ApiKey";
 
     /// <summary>
     /// Starts <paramref name="host"/> with <paramref name="environment"/> (on top of this process's; null removes a variable)
@@ -92,6 +97,11 @@ public sealed class ServiceProcess : IAsyncDisposable
         for (var attempt = 1; ; attempt++)
         {
             var service = Launch(host, name, assembly, environment, logDirectory, cpus);
+            // A runs API's key, when the host is given one: Http is then an authenticated client of it.
+            if (environment.TryGetValue(RunsApiKeyVariable, out var key) && !string.IsNullOrEmpty(key))
+            {
+                service._http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+            }
             try
             {
                 await service.WaitUntilHealthyAsync(startTimeout, cancellationToken).ConfigureAwait(false);

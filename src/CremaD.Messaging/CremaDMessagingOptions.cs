@@ -27,6 +27,13 @@ public sealed record CremaDMessagingOptions
     /// </summary>
     public int MaxDeliveries { get; init; } = 5;
 
+    /// <summary>
+    /// Waits between redeliveries on the <c>run-events</c> queue, whose consumer fails only when storage is away: 1 s to
+    /// 60 s, about 5 minutes in all (<c>Messaging:OutageRetryIntervals:N</c>).
+    /// </summary>
+    public IReadOnlyList<TimeSpan> OutageRetryIntervals { get; init; } =
+        [.. new[] { 1, 2, 5, 10, 15, 30, 60, 60, 60, 60 }.Select(seconds => TimeSpan.FromSeconds(seconds))];
+
     /// <summary>1 s, 5 s, 15 s: enough to ride out a broker failover or a storage throttling burst.</summary>
     public static IReadOnlyList<TimeSpan> DefaultRetryIntervals { get; } =
         [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15)];
@@ -63,21 +70,24 @@ public sealed record CremaDMessagingOptions
             options = options with { MaxDeliveries = max };
         }
 
-        var intervals = section.GetSection("RetryIntervals");
-        if (intervals.Exists())
-        {
-            var parsed = new List<TimeSpan>();
-            foreach (var child in intervals.GetChildren().OrderBy(c => int.TryParse(c.Key, out var i) ? i : int.MaxValue))
-            {
-                if (!TimeSpan.TryParse(child.Value, CultureInfo.InvariantCulture, out var interval) || interval < TimeSpan.Zero)
-                {
-                    throw new InvalidOperationException(
-                        $"Configuration '{child.Path}' is '{child.Value}'; expected a non-negative time span such as 00:00:05.");
-                }
-                parsed.Add(interval);
-            }
-            options = options with { RetryIntervals = parsed };
-        }
+        if (ReadIntervals(section.GetSection("RetryIntervals")) is { } retry) options = options with { RetryIntervals = retry };
+        if (ReadIntervals(section.GetSection("OutageRetryIntervals")) is { } outage) options = options with { OutageRetryIntervals = outage };
         return options;
+    }
+
+    private static List<TimeSpan>? ReadIntervals(IConfigurationSection intervals)
+    {
+        if (!intervals.Exists()) return null;
+        var parsed = new List<TimeSpan>();
+        foreach (var child in intervals.GetChildren().OrderBy(c => int.TryParse(c.Key, out var i) ? i : int.MaxValue))
+        {
+            if (!TimeSpan.TryParse(child.Value, CultureInfo.InvariantCulture, out var interval) || interval < TimeSpan.Zero)
+            {
+                throw new InvalidOperationException(
+                    $"Configuration '{child.Path}' is '{child.Value}'; expected a non-negative time span such as 00:00:05.");
+            }
+            parsed.Add(interval);
+        }
+        return parsed;
     }
 }

@@ -78,14 +78,21 @@ public static class MessagingExtensions
                 // probes must not treat a bus that cannot deliver as ready.
                 health.MinimalFailureStatus = HealthStatus.Unhealthy;
             });
-            bus.AddConfigureEndpointsCallback((context, _, endpoint) =>
+            bus.AddConfigureEndpointsCallback((context, name, endpoint) =>
             {
+                // One DI scope per message, around everything below: the outbox sends after the consumer is done, and
+                // the scoped send and publish filters must still find the message's scope alive then.
+                endpoint.UseMessageScope(context);
                 // Outside the retries: a delivery is counted once, not once per in-process attempt.
                 endpoint.UseConsumeFilter(typeof(DeliveryLimitFilter<>), context);
+                // Run events are folded into the run's status: nothing in them can be wrong that validation did not
+                // catch, so a fold fails only while storage is away, and is retried long enough to ride out an outage
+                // (otherwise a progress report would be lost to the error queue).
+                var intervals = name == QueueNames.RunEvents ? options.OutageRetryIntervals : options.RetryIntervals;
                 endpoint.UseMessageRetry(retry =>
                 {
-                    if (options.RetryIntervals.Count == 0) retry.None();
-                    else retry.Intervals(options.RetryIntervals.ToArray());
+                    if (intervals.Count == 0) retry.None();
+                    else retry.Intervals(intervals.ToArray());
                     // The message itself is wrong: no attempt can succeed.
                     retry.Ignore<InvalidMessageException>();
                     retry.Ignore<ArgumentException>();

@@ -156,6 +156,7 @@ public sealed class RunCoordinator(IBlobStore blobs, RunStateStore states, ILogg
     /// </summary>
     public async Task OnTrainingCompletedAsync(TrainingCompleted completed, ConsumeContext context)
     {
+        await RecoverLostEpochsAsync(completed, context.CancellationToken).ConfigureAwait(false);
         var (_, status) = await states.ApplyAsync(completed, context.CancellationToken).ConfigureAwait(false);
         if (status is null || status.Stage.IsTerminal() || status.Evaluation is not null || status.Features.FeatureStorePrefix is null) return;
         var training = new TrainingSummary(status.Training.Device ?? "unknown", completed.EpochsRun, completed.BestEpoch,
@@ -163,6 +164,54 @@ public sealed class RunCoordinator(IBlobStore blobs, RunStateStore states, ILogg
         var endpoint = await context.GetSendEndpoint(new Uri($"queue:{QueueNames.EvaluateModel}")).ConfigureAwait(false);
         await endpoint.Send(new EvaluateModel(completed.RunId, completed.ModelPrefix, status.Features.FeatureStorePrefix,
             BlobLayout.ArtifactsPrefix(completed.RunId), status.Config, training, status.Timestamps), context.CancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The most of a history.json the coordinator reads (1,000 epochs take ~200 KB).</summary>
+    public const int MaxHistoryBytes = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// Epoch reports that never arrived (published while the broker was away, or folded while storage was) are taken from
+    /// the model's history.json before the training is recorded complete (after that, epoch reports are ignored), so
+    /// the status holds every epoch. The file comes from storage: it is size-capped and parsed as data; when it cannot be
+    /// read the status keeps the epochs it has.
+    /// </summary>
+    private async Task RecoverLostEpochsAsync(TrainingCompleted completed, CancellationToken cancellationToken)
+    {
+        var status = await states.GetAsync(completed.RunId, cancellationToken).ConfigureAwait(false);
+        if (status is null || status.Training.Completed || status.Training.History.Count >= completed.EpochsRun) return;
+        if (!completed.HistoryKey.StartsWith(BlobLayout.RunPrefix(completed.RunId), StringComparison.Ordinal)) return;
+        IReadOnlyList<Evaluation.EpochRecord> history;
+        try
+        {
+            var info = await blobs.GetInfoAsync(completed.HistoryKey, cancellationToken).ConfigureAwait(false);
+            if (info is null || info.Size > MaxHistoryBytes) return;
+            history = Evaluation.TrainingHistory.FromJson(await blobs.ReadTextAsync(completed.HistoryKey, cancellationToken).ConfigureAwait(false));
+        }
+        catch (Exception e) when (e is InvalidDataException or BlobNotFoundException)
+        {
+            logger.LogWarning(e, "Run {RunId}: the history at {Key} could not be read; the status keeps the epochs it has.", completed.RunId, completed.HistoryKey);
+            return;
+        }
+        var known = status.Training.History.Select(h => h.Epoch).ToHashSet();
+        var events = new List<IRunEvent>();
+        int best = 0;
+        double bestAccuracy = double.NegativeInfinity;
+        foreach (var record in history.OrderBy(r => r.Epoch))
+        {
+            // The trainer's rule: a strictly better validation accuracy makes a new best epoch.
+            if (record.ValidationAccuracy > bestAccuracy)
+            {
+                best = record.Epoch;
+                bestAccuracy = record.ValidationAccuracy;
+            }
+            if (known.Contains(record.Epoch) || record.Epoch < 1 || record.Epoch > status.Config.Epochs) continue;
+            var epoch = new EpochProgress(record.Epoch, record.TrainLoss, Math.Clamp(record.TrainAccuracy, 0, 1), record.ValidationLoss,
+                Math.Clamp(record.ValidationAccuracy, 0, 1), record.LearningRate, record.Seconds, best, Math.Clamp(bestAccuracy, 0, 1));
+            if (epoch.FindProblems().Count == 0) events.Add(new TrainingEpochCompleted(completed.RunId, epoch, status.Config.Epochs, completed.Timestamp));
+        }
+        if (events.Count == 0) return;
+        logger.LogInformation("Run {RunId}: {Count} epoch reports that never arrived recovered from {Key}.", completed.RunId, events.Count, completed.HistoryKey);
+        await states.UpdateAsync(completed.RunId, current => current?.ApplyAll(events), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Records the evaluation and completes the run.</summary>

@@ -28,6 +28,28 @@ public sealed class AppHostProcessTests(ITestOutputHelper output)
             using var response = await http.GetAsync(loginUrl);
             Assert.True(response.IsSuccessStatusCode, $"{loginUrl} answered {(int)response.StatusCode}");
         }
+        // The runs API's address and where its key is, on the console; the key works, nothing else does.
+        var apiLine = await host.WaitForLineAsync("CremaD runs API: ", TimeSpan.FromMinutes(3));
+        var api = apiLine[(apiLine.IndexOf("http", StringComparison.Ordinal))..].Split(' ')[0];
+        var keyLine = await host.WaitForLineAsync("  key: ", TimeSpan.FromSeconds(5));
+        var keyFile = keyLine[(keyLine.IndexOf("key: ", StringComparison.Ordinal) + "key: ".Length)..].Split("  ")[0];
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyFile));
+        var key = await File.ReadAllTextAsync(keyFile);
+        Assert.True(key.Length >= 48, $"the key in {keyFile} has {key.Length} characters");
+        using (var http = new HttpClient())
+        {
+            using (var anonymous = await http.GetAsync(api)) Assert.Equal(System.Net.HttpStatusCode.Unauthorized, anonymous.StatusCode);
+            using (var wrong = new HttpRequestMessage(HttpMethod.Get, api))
+            {
+                wrong.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", new string('k', 48));
+                using var refused = await http.SendAsync(wrong);
+                Assert.Equal(System.Net.HttpStatusCode.Unauthorized, refused.StatusCode);
+            }
+            using var right = new HttpRequestMessage(HttpMethod.Get, api);
+            right.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+            using var listed = await http.SendAsync(right);
+            Assert.Equal(System.Net.HttpStatusCode.OK, listed.StatusCode);
+        }
         var tree = await host.WaitForProcessesAsync(TimeSpan.FromMinutes(3), "CremaD.AllServices", "dcp");
 
         var exitCode = await host.Exited.WaitAsync(TimeSpan.FromMinutes(8));

@@ -28,6 +28,8 @@ public sealed class DistributedRunTests(ITestOutputHelper output)
     private static readonly string[] Services = ["runs-api", "feature-service", "trainer-service", "evaluation-service"];
     private static readonly string[] Deterministic = ["test_metrics.json", "classification_report.json", "test_predictions.csv"];
 
+    private const string ApiKey = "apphost-test-runs-api-key-0123456789abcdefgh";
+
     [RequiresInfrastructureFact(CremaD.Testing.Infrastructure.RabbitMq | CremaD.Testing.Infrastructure.Azurite | CremaD.Testing.Infrastructure.Chromium)]
     public async Task Killed_trainer_broker_and_azurite_are_restarted_and_the_run_completes_with_the_undisturbed_artifacts()
     {
@@ -36,7 +38,7 @@ public sealed class DistributedRunTests(ITestOutputHelper output)
         var artifacts = Directory.CreateTempSubdirectory("cremad-aspire-test-").FullName;
         var consoleLines = new CapturingLoggerProvider();
         var appHost = await DistributedApplicationTestingBuilder.CreateAsync<Projects.CremaD_AppHost>(
-            ["--mode", "distributed", "--epochs", Epochs.ToString(), "--artifacts-dir", artifacts],
+            ["--mode", "distributed", "--epochs", Epochs.ToString(), "--artifacts-dir", artifacts, $"--Parameters:runs-api-key={ApiKey}"],
             (options, _) => options.DisableDashboard = false, ct);
         appHost.Services.AddLogging(logging => logging.AddProvider(consoleLines)
             // The services' own lines are in the dashboard; the test log keeps their warnings and errors.
@@ -50,6 +52,9 @@ public sealed class DistributedRunTests(ITestOutputHelper output)
             await notifications.WaitForResourceAsync(DemoRunExtensions.ResourceName, KnownResourceStates.Finished, ct);
             var first = Assert.Single(Directory.GetDirectories(artifacts));
             using var runsApi = app.CreateHttpClient("runs-api", "http");
+            // Without the key the API refuses; the AppHost's parameter (given above instead of generated) is the key.
+            using (var refused = await runsApi.GetAsync("runs", ct)) Assert.Equal(System.Net.HttpStatusCode.Unauthorized, refused.StatusCode);
+            runsApi.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ApiKey);
 
             // 2. Another demo run from the dashboard command; faults while it trains.
             var commands = app.Services.GetRequiredService<ResourceCommandService>();
@@ -142,7 +147,8 @@ public sealed class DistributedRunTests(ITestOutputHelper output)
                                                 is { Success: true } more ? int.Parse(more.Groups[1].Value) : 0));
             Assert.True(widest >= 4, $"no POST /runs trace spans the four services:\n{string.Join("\n---\n", traceRows)}");
 
-            await page.GotoAsync(runsUi.ToString());
+            // As the dashboard's "Runs UI" link opens it: the key in the fragment.
+            await page.GotoAsync($"{runsUi}#key={ApiKey}");
             foreach (var runId in runIds) await Assertions.Expect(page.GetByText(runId[..8]).First).ToBeVisibleAsync();
             await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(screenshots, "3-runs-ui.png"), FullPage = true });
         }

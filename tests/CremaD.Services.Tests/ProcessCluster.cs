@@ -4,8 +4,21 @@ using CremaD.Testing;
 namespace CremaD.Services.Tests;
 
 /// <summary>The four services as separate processes (<see cref="ServiceProcess"/>) on the fixtures' RabbitMQ and Azurite.</summary>
-internal sealed class ProcessCluster(RabbitMqFixture rabbit, AzuriteFixture azurite) : TestCluster(rabbit, azurite, "proc", TimeSpan.FromSeconds(180))
+internal sealed class ProcessCluster : TestCluster
 {
+    public ProcessCluster(RabbitMqFixture rabbit, AzuriteFixture azurite) : base(rabbit, azurite, "proc", TimeSpan.FromSeconds(180))
+    {
+    }
+
+    /// <summary>On a broker and an Azurite of the test's own; <paramref name="settings"/> added to every service's configuration.</summary>
+    public ProcessCluster(string rabbit, string azurite, IReadOnlyDictionary<string, string>? settings = null, TimeSpan? runTimeout = null)
+        : base(rabbit, azurite, "drill", runTimeout ?? TimeSpan.FromSeconds(300))
+    {
+        _settings = settings ?? new Dictionary<string, string>();
+    }
+
+    private readonly IReadOnlyDictionary<string, string> _settings = new Dictionary<string, string>();
+
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
 
     private readonly List<ServiceProcess> _processes = [];
@@ -30,10 +43,9 @@ internal sealed class ProcessCluster(RabbitMqFixture rabbit, AzuriteFixture azur
             TestService.Trainer => "CremaD.TrainerService",
             _ => "CremaD.EvaluationService",
         };
-        var environment = ServiceProcess.BaseEnvironment(Rabbit.ConnectionString, blobs ?? Azurite.ConnectionString, Container, Temp.Sub("work-" + name));
-        foreach (var (key, value) in QuickSettings) environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        var environment = ServiceProcess.BaseEnvironment(RabbitConnectionString, blobs ?? AzuriteConnectionString, Container, Temp.Sub("work-" + name));
+        foreach (var (key, value) in QuickSettings.Concat(_settings)) environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         var process = await ServiceProcess.StartAsync(host, name, environment, Temp.Sub("logs"), StartTimeout);
-        process.Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ApiKey);
         lock (_processes) _processes.Add(process);
         return process;
     }

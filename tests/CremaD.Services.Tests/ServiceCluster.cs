@@ -39,8 +39,8 @@ internal sealed class ServiceCluster(RabbitMqFixture rabbit, AzuriteFixture azur
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = Environments.Production });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["ConnectionStrings:messaging"] = Rabbit.ConnectionString,
-            ["ConnectionStrings:blobs"] = Azurite.ConnectionString,
+            ["ConnectionStrings:messaging"] = RabbitConnectionString,
+            ["ConnectionStrings:blobs"] = AzuriteConnectionString,
             [BlobStorageExtensions.BlobContainerKey] = Container,
             [ServiceWorkOptions.ConfigurationKey] = Temp.Sub(name + "-" + Guid.NewGuid().ToString("N")[..6]),
             ["OTEL_SERVICE_NAME"] = name,

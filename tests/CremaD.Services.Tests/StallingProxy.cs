@@ -10,7 +10,8 @@ namespace CremaD.Services.Tests;
 /// (<c>GET /devstoreaccount1/container/key HTTP/1.1</c>) satisfies the stall rule, then stops forwarding that request
 /// (the connection hangs, as with a network partition or a slow disk) and reports it. A process test uses it to pin a
 /// service at an exact point of its work — reading a clip of a shard, or right after a checkpoint was stored — before
-/// killing it, instead of racing a kill against work that takes milliseconds.
+/// killing it, instead of racing a kill against work that takes milliseconds; or, <see cref="Release"/>d, only holding it
+/// there while something else breaks.
 /// </summary>
 internal sealed partial class StallingProxy : IAsyncDisposable
 {
@@ -19,6 +20,7 @@ internal sealed partial class StallingProxy : IAsyncDisposable
     private readonly Func<string, bool> _stall;
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource<string> _stalled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<TcpClient> _connections = [];
     private readonly Task _accepting;
 
@@ -36,6 +38,12 @@ internal sealed partial class StallingProxy : IAsyncDisposable
 
     /// <summary>Completes with the first request line that was stalled.</summary>
     public Task<string> Stalled => _stalled.Task;
+
+    /// <summary>
+    /// Lets the stalled requests through (they are forwarded as if late) and stops stalling: from now on the proxy only
+    /// forwards. For a drill that pins a service mid-work, breaks something else, and then lets the service go on.
+    /// </summary>
+    public void Release() => _released.TrySetResult();
 
     /// <summary><paramref name="azuriteConnectionString"/> with its blob endpoint moved to this proxy.</summary>
     public string ConnectionString(string azuriteConnectionString) =>
@@ -110,10 +118,10 @@ internal sealed partial class StallingProxy : IAsyncDisposable
             foreach (Match match in RequestLine().Matches(text))
             {
                 if (match.Index + match.Length <= carried.Length) continue; // seen in the previous read
-                if (_stall(match.Value.TrimEnd()))
+                if (!_released.Task.IsCompleted && _stall(match.Value.TrimEnd()))
                 {
                     _stalled.TrySetResult(match.Value.TrimEnd());
-                    await Task.Delay(Timeout.Infinite, _stop.Token);
+                    await _released.Task.WaitAsync(_stop.Token);
                 }
             }
             carried = text.Length > 4096 ? text[^4096..] : text;

@@ -19,11 +19,17 @@ internal abstract class TestCluster : IAsyncDisposable
     private readonly TimeSpan _runTimeout;
 
     protected TestCluster(RabbitMqFixture rabbit, AzuriteFixture azurite, string containerPrefix, TimeSpan runTimeout)
+        : this(rabbit.ConnectionString, azurite.ConnectionString, containerPrefix, runTimeout)
     {
-        Rabbit = rabbit;
-        Azurite = azurite;
+    }
+
+    /// <summary>A cluster on a broker and an Azurite of the test's own (a drill that kills and restarts them).</summary>
+    protected TestCluster(string rabbitConnectionString, string azuriteConnectionString, string containerPrefix, TimeSpan runTimeout)
+    {
+        RabbitConnectionString = rabbitConnectionString;
+        AzuriteConnectionString = azuriteConnectionString;
         Container = containerPrefix + "-" + Guid.NewGuid().ToString("N")[..12];
-        Blobs = BlobStoreFactory.FromConnectionString(azurite.ConnectionString, Container);
+        Blobs = BlobStoreFactory.FromConnectionString(azuriteConnectionString, Container);
         States = new RunStateStore(Blobs);
         _runTimeout = runTimeout;
     }
@@ -57,9 +63,9 @@ internal abstract class TestCluster : IAsyncDisposable
         return client;
     }
 
-    protected RabbitMqFixture Rabbit { get; }
+    protected string RabbitConnectionString { get; }
 
-    protected AzuriteFixture Azurite { get; }
+    protected string AzuriteConnectionString { get; }
 
     protected TempDirectory Temp { get; } = new();
 
