@@ -51,6 +51,9 @@ param otlpEndpoint string = ''
 @description('Blob container the services keep datasets, feature stores and runs in.')
 param blobContainerName string = 'cremad'
 
+@description('Open the runs API\'s ingress to the internet; false keeps it reachable only from inside the environment. The API key guards it either way.')
+param runsApiExternal bool = false
+
 var tags = {
   'azd-env-name': environmentName
 }
@@ -155,4 +158,10 @@ output CREMAD_BLOB_CONTAINER string = storage.outputs.containerName
 output CREMAD_OTLP_ENDPOINT string = otlpEndpoint
 output RABBITMQ_APP_NAME string = rabbitMq.outputs.name
 output RABBITMQ_USER_NAME string = rabbitMqUserName
-output RUNS_API_URL string = 'https://${runsApiAppName}.${environment.outputs.defaultDomain}/'
+// The runs API's ingress FQDN is <app>.<default domain> when external and <app>.internal.<default domain> when internal.
+// infra/runsapi.bicep reads RUNS_API_EXTERNAL (a string: azd passes service template parameters unconverted), so the
+// app's ingress always matches RUNS_API_URL.
+output RUNS_API_EXTERNAL string = runsApiExternal ? 'true' : 'false'
+output RUNS_API_URL string = runsApiExternal
+  ? 'https://${runsApiAppName}.${environment.outputs.defaultDomain}/'
+  : 'https://${runsApiAppName}.internal.${environment.outputs.defaultDomain}/'

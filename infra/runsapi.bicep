@@ -1,7 +1,9 @@
 // The runs API (POST/GET /runs, artifacts) and the run coordinator. `azd deploy runsapi` deploys this template with
 // the image it has just pushed (azd's revision-based strategy: infra/<service>.bicep + .parameters.json), so the app
-// is created with its real image, probes and settings in one revision. The only app with external ingress; one
-// replica at all times, because its coordinator consumes submit-run, cancel-run, run-events and run-command-faults.
+// is created with its real image, probes and settings in one revision. The only app with HTTP ingress: internal to the
+// environment unless provisioned with runsApiExternal, and behind an API key either way (the service refuses to start
+// without one). One replica at all times, because its coordinator consumes submit-run, cancel-run, run-events and
+// run-command-faults.
 targetScope = 'resourceGroup'
 
 @description('azd environment name (tag).')
@@ -38,6 +40,19 @@ param rabbitMqUserName string
 @description('OTLP endpoint; empty: the service exports no telemetry.')
 param otlpEndpoint string = ''
 
+@secure()
+@minLength(32)
+@description('API key every request must carry (Authorization: Bearer); from CREMAD_RUNS_API_KEY. Kept as a container app secret.')
+param runsApiKey string
+
+// A string, not a bool: azd passes a service template's parameters as they are, without converting them.
+@description('\'true\': ingress reachable from the internet; \'false\': only from inside the environment (provision output RUNS_API_EXTERNAL).')
+@allowed([
+  'true'
+  'false'
+])
+param runsApiExternal string = 'false'
+
 @description('Replicas. More than one is safe (run status updates use ETags) but one is enough.')
 @minValue(1)
 param minReplicas int = 1
@@ -61,8 +76,15 @@ resource broker 'Microsoft.App/containerApps@2024-03-01' existing = {
 // environment file.
 var brokerPassword = first(filter(broker.listSecrets().value, secret => secret.name == 'rabbitmq-password'))!.value
 
+var appName = 'runs-api'
+
+// Host filtering: the app is reached as <app name> from other apps in the environment and as
+// <app name>[.internal].<default domain> through its ingress; localhost from inside its own container. The service
+// exempts /alive and /health, which the platform's probes call by the replica's IP.
+var allowedHosts = '${appName};*.${environment.properties.defaultDomain};localhost'
+
 resource app 'Microsoft.App/containerApps@2024-03-01' = {
-  name: 'runs-api'
+  name: appName
   location: location
   tags: {
     'azd-env-name': environmentName
@@ -80,7 +102,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
     configuration: {
       activeRevisionsMode: 'Single'
       ingress: {
-        external: true
+        external: runsApiExternal == 'true'
         targetPort: 8080
         transport: 'auto'
         allowInsecure: false
@@ -96,12 +118,16 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
           name: 'messaging-connection'
           value: 'amqp://${uriComponent(rabbitMqUserName)}:${uriComponent(brokerPassword)}@${rabbitMqAppName}:5672'
         }
+        {
+          name: 'runs-api-key'
+          value: runsApiKey
+        }
       ]
     }
     template: {
       containers: [
         {
-          name: 'runs-api'
+          name: appName
           image: imageName
           resources: {
             cpu: json('0.5')
@@ -130,11 +156,27 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
             }
             {
               name: 'OTEL_SERVICE_NAME'
-              value: 'runs-api'
+              value: appName
             }
             {
               name: 'ASPNETCORE_HTTP_PORTS'
               value: '8080'
+            }
+            {
+              name: 'ASPNETCORE_ENVIRONMENT'
+              value: 'Production'
+            }
+            {
+              name: 'DOTNET_ENVIRONMENT'
+              value: 'Production'
+            }
+            {
+              name: 'RunsApi__ApiKey'
+              secretRef: 'runs-api-key'
+            }
+            {
+              name: 'AllowedHosts'
+              value: allowedHosts
             }
           ]
           probes: [
@@ -181,4 +223,5 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
 }
 
 output SERVICE_RUNSAPI_NAME string = app.name
+// The ingress FQDN: <app>.<default domain> when external, <app>.internal.<default domain> when internal.
 output SERVICE_RUNSAPI_URI string = 'https://${app.properties.configuration.ingress.fqdn}/'

@@ -150,6 +150,14 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
               name: 'ASPNETCORE_HTTP_PORTS'
               value: '8080'
             }
+            {
+              name: 'ASPNETCORE_ENVIRONMENT'
+              value: 'Production'
+            }
+            {
+              name: 'DOTNET_ENVIRONMENT'
+              value: 'Production'
+            }
           ]
           probes: [
             {

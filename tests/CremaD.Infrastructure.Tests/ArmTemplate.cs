@@ -86,6 +86,78 @@ public sealed class ArmTemplate : ArmExpressions.IScope
         _ => ArmExpressions.Clone(node),
     };
 
+    /// <summary>
+    /// What ARM's validation of the parameter values would refuse before deploying anything: a required parameter
+    /// without a value, a value of the wrong type, one outside <c>allowedValues</c>, shorter or longer than
+    /// <c>minLength</c>/<c>maxLength</c> (strings and arrays), or below/above <c>minValue</c>/<c>maxValue</c> (ints).
+    /// Values that depend on Azure (unresolved defaults) are not judged. Empty when every value is acceptable.
+    /// </summary>
+    public IReadOnlyList<string> ParameterViolations()
+    {
+        var violations = new List<string>();
+        foreach (var (name, declarationNode) in ParameterDeclarations)
+        {
+            var declaration = declarationNode!.AsObject();
+            JsonNode? value;
+            if (parameterValues.TryGetValue(name, out var supplied)) value = supplied;
+            else if (declaration.TryGetPropertyValue("defaultValue", out var defaultValue)) value = Evaluate(defaultValue);
+            else
+            {
+                violations.Add($"{name}: no value supplied and no default");
+                continue;
+            }
+            if (ArmExpressions.AsUnresolved(value) is not null) continue;
+
+            var type = ((string?)declaration["type"] ?? "").ToLowerInvariant();
+            var typed = (type, value) switch
+            {
+                ("string" or "securestring", JsonValue v) => v.TryGetValue<string>(out _),
+                ("bool", JsonValue v) => v.TryGetValue<bool>(out _),
+                ("int", JsonValue v) => TryGetInteger(v, out _),
+                ("object" or "secureobject", JsonObject) => true,
+                ("array", JsonArray) => true,
+                _ => false,
+            };
+            if (!typed)
+            {
+                violations.Add($"{name}: a value of type {type} is expected");
+                continue;
+            }
+
+            if (declaration["allowedValues"] is JsonArray allowed && !allowed.Any(a => JsonNode.DeepEquals(a, value)))
+                violations.Add($"{name}: the value is not one of the allowed values");
+
+            int? length = value switch
+            {
+                JsonValue v when v.TryGetValue<string>(out var text) => text.Length,
+                JsonArray array => array.Count,
+                _ => null,
+            };
+            if (length is { } l && declaration["minLength"] is { } minLength && l < (int)minLength)
+                violations.Add($"{name}: length {l} is below minLength {(int)minLength}");
+            if (length is { } m && declaration["maxLength"] is { } maxLength && m > (int)maxLength)
+                violations.Add($"{name}: length {m} is above maxLength {(int)maxLength}");
+
+            if (value is JsonValue number && TryGetInteger(number, out var n))
+            {
+                if (declaration["minValue"] is { } minValue && n < (long)minValue)
+                    violations.Add($"{name}: {n} is below minValue {(long)minValue}");
+                if (declaration["maxValue"] is { } maxValue && n > (long)maxValue)
+                    violations.Add($"{name}: {n} is above maxValue {(long)maxValue}");
+            }
+        }
+        return violations;
+    }
+
+    // Parsed JSON numbers read as long; values built in code (JsonValue.Create(int)) only as the type they were made of.
+    private static bool TryGetInteger(JsonValue value, out long integer)
+    {
+        if (value.TryGetValue(out integer)) return true;
+        if (!value.TryGetValue<int>(out var small)) return false;
+        integer = small;
+        return true;
+    }
+
     /// <inheritdoc />
     public JsonNode? Parameter(string name)
     {

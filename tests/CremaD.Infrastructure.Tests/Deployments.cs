@@ -34,17 +34,30 @@ public static class Deployments
     /// <summary>Path of the azd parameters file of entry template <paramref name="name"/>.</summary>
     public static string ParametersPath(string name) => Path.Combine(Repository.Infra, name + ".parameters.json");
 
+    /// <summary>
+    /// The runs API key the replay's user sets (<c>azd env set CREMAD_RUNS_API_KEY "$(openssl rand -hex 32)"</c>): 64
+    /// characters, distinctive enough that a search of a template's evaluated JSON finds every place it lands.
+    /// </summary>
+    public const string RunsApiKey = "5e3f0c1ad2b94e7f8a6c4d2e0f1b3a5c7e9d1f3b5a7c9e1d3f5b7a9c1e3d5f7a";
+
     /// <summary>Settings a user may put in the azd environment before <c>azd provision</c>.</summary>
     /// <param name="EnableGpu">CREMAD_ENABLE_GPU.</param>
     /// <param name="GpuProfileType">CREMAD_GPU_PROFILE_TYPE, or null to leave it unset.</param>
     /// <param name="OtlpEndpoint">CREMAD_OTLP_ENDPOINT.</param>
     /// <param name="PrincipalId">AZURE_PRINCIPAL_ID (azd sets it to the signed-in user).</param>
-    public sealed record Settings(bool EnableGpu = false, string? GpuProfileType = null, string OtlpEndpoint = "", string PrincipalId = "");
+    /// <param name="RunsApiExternal">CREMAD_RUNS_API_EXTERNAL, or null to leave it unset.</param>
+    /// <param name="RunsApiKey">CREMAD_RUNS_API_KEY, or null to leave it unset.</param>
+    public sealed record Settings(
+        bool EnableGpu = false,
+        string? GpuProfileType = null,
+        string OtlpEndpoint = "",
+        string PrincipalId = "",
+        bool? RunsApiExternal = null,
+        string? RunsApiKey = Deployments.RunsApiKey);
 
-    /// <summary>main.bicep bound to what azd passes it under <paramref name="settings"/>.</summary>
-    public static async Task<ArmTemplate> MainAsync(Settings settings)
+    /// <summary>The azd environment before <c>azd provision</c>: what azd sets and what the user set under <paramref name="settings"/>.</summary>
+    public static Dictionary<string, string> UserEnvironment(Settings settings)
     {
-        var json = await BicepCli.CompileAsync(TemplatePath("main"));
         var environment = new Dictionary<string, string>
         {
             ["AZURE_ENV_NAME"] = EnvironmentName,
@@ -54,8 +67,16 @@ public static class Deployments
             ["CREMAD_OTLP_ENDPOINT"] = settings.OtlpEndpoint,
         };
         if (settings.GpuProfileType is not null) environment["CREMAD_GPU_PROFILE_TYPE"] = settings.GpuProfileType;
+        if (settings.RunsApiExternal is { } external) environment["CREMAD_RUNS_API_EXTERNAL"] = external ? "true" : "false";
+        if (settings.RunsApiKey is not null) environment["CREMAD_RUNS_API_KEY"] = settings.RunsApiKey;
+        return environment;
+    }
 
-        var parameters = AzdEnvironment.Parameters(ParametersPath("main"), environment);
+    /// <summary>main.bicep bound to what azd passes it under <paramref name="settings"/>.</summary>
+    public static async Task<ArmTemplate> MainAsync(Settings settings)
+    {
+        var json = await BicepCli.CompileAsync(TemplatePath("main"));
+        var parameters = AzdEnvironment.Parameters(ParametersPath("main"), UserEnvironment(settings));
         // At provision time azd converts parameter file strings to the declared types and fills generated parameters.
         var declarations = json["parameters"]!.AsObject();
         foreach (var (name, value) in parameters.ToList())
@@ -76,11 +97,8 @@ public static class Deployments
     public static async Task<Dictionary<string, string>> ProvisionedEnvironmentAsync(Settings settings)
     {
         var main = await MainAsync(settings);
-        var environment = new Dictionary<string, string>
-        {
-            ["AZURE_ENV_NAME"] = EnvironmentName,
-            ["AZURE_LOCATION"] = Location,
-        };
+        // The user's settings stay in the environment's .env; azd adds main.bicep's outputs to them.
+        var environment = UserEnvironment(settings);
         foreach (var output in main.OutputNames) environment[output] = ArmExpressions.Render(main.Output(output));
         foreach (var service in Services.Select(row => (string)row[0]))
             environment[$"SERVICE_{service.ToUpperInvariant()}_IMAGE_NAME"] = ImageName(environment, service);

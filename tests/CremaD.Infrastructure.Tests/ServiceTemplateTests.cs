@@ -101,6 +101,17 @@ public sealed class ServiceTemplateTests
 
     [Theory]
     [MemberData(nameof(Deployments.Services), MemberType = typeof(Deployments))]
+    public async Task The_app_runs_in_the_production_environment(string service, string appName)
+    {
+        var (app, _) = await DeployAsync(service);
+
+        Assert.Equal("Production", Text(EnvironmentVariable(app, "ASPNETCORE_ENVIRONMENT")["value"]));
+        Assert.Equal("Production", Text(EnvironmentVariable(app, "DOTNET_ENVIRONMENT")["value"]));
+        Assert.NotEmpty(appName);
+    }
+
+    [Theory]
+    [MemberData(nameof(Deployments.Services), MemberType = typeof(Deployments))]
     public async Task Probes_use_alive_for_liveness_and_health_for_readiness_on_the_port_the_app_listens_on(string service, string appName)
     {
         var (app, _) = await DeployAsync(service);
@@ -115,11 +126,10 @@ public sealed class ServiceTemplateTests
     }
 
     [Fact]
-    public async Task Only_the_runs_api_has_ingress_and_it_is_external_http_on_the_app_port()
+    public async Task Only_the_runs_api_has_ingress_and_it_is_https_only_on_the_app_port()
     {
         var (runsApi, _) = await DeployAsync("runsapi");
         var ingress = runsApi["properties"]!["configuration"]!["ingress"]!;
-        Assert.True((bool)ingress["external"]!);
         Assert.False((bool)ingress["allowInsecure"]!);
         Assert.Equal(8080, (int)ingress["targetPort"]!);
 
@@ -209,17 +219,22 @@ public sealed class ServiceTemplateTests
         var main = await Deployments.MainAsync(new());
         var template = await Deployments.ServiceAsync(service, await Deployments.ProvisionedEnvironmentAsync(new()));
         var setByAzd = new[] { "AZURE_ENV_NAME", "AZURE_LOCATION", $"SERVICE_{service.ToUpperInvariant()}_IMAGE_NAME" };
+        // Secrets the user sets with `azd env set` (infra/README.md): a provision output would show them in the deployment.
+        var secretsSetByUser = service == "runsapi" ? new[] { "CREMAD_RUNS_API_KEY" } : [];
 
         Assert.All(AzdEnvironment.ReferencedNames(Deployments.ParametersPath(service)),
-            name => Assert.True(main.OutputNames.Contains(name) || setByAzd.Contains(name), $"nothing sets {name}"));
+            name => Assert.True(main.OutputNames.Contains(name) || setByAzd.Contains(name) || secretsSetByUser.Contains(name),
+                $"nothing sets {name}"));
+        Assert.All(secretsSetByUser, name => Assert.DoesNotContain(name, main.OutputNames));
 
         var supplied = JsonNode.Parse(File.ReadAllText(Deployments.ParametersPath(service)))!["parameters"]!.AsObject();
         foreach (var (name, declaration) in template.ParameterDeclarations)
         {
             Assert.True(declaration!["defaultValue"] is not null || supplied.ContainsKey(name), $"{service}: {name} gets no value");
             // azd passes deploy-time values as they are, without converting them to the declared type.
-            if (supplied.ContainsKey(name)) Assert.Equal("string", (string?)declaration["type"]);
+            if (supplied.ContainsKey(name)) Assert.Contains((string?)declaration["type"], new[] { "string", "securestring" });
         }
+        Assert.Empty(template.ParameterViolations());
         Assert.All(supplied, p => Assert.True(template.ParameterDeclarations.ContainsKey(p.Key), $"{service}: {p.Key} is not declared"));
         Assert.NotEmpty(appName);
     }
