@@ -38,7 +38,9 @@ public sealed class ResilienceTests(RabbitMqFixture rabbit, AzuriteFixture azuri
         var afterStop = await cluster.States.GetAsync(runId);
         Assert.True(afterStop!.Stage == RunStage.Training && !afterStop.Training.Completed,
             $"The trainer finished before it could be stopped ({afterStop.Training.EpochsCompleted} epochs); the test needs longer epochs.");
-        Assert.True(await cluster.Blobs.ExistsAsync(BlobLayout.RunPrefix(runId) + "model/" + CremaD.Learning.ModelFiles.Checkpoint));
+        var committed = await cluster.ModelPointerAsync(runId);
+        Assert.True(committed?.Prefix is { } checkpoint && await cluster.Blobs.ExistsAsync(checkpoint + CremaD.Learning.ModelFiles.Checkpoint),
+            "trainer 1 committed no checkpoint");
 
         await cluster.StartAsync("trainer-2");
         var status = await cluster.WaitForAsync(runId, s => s.Stage.IsTerminal(), "the resumed run");
@@ -55,8 +57,8 @@ public sealed class ResilienceTests(RabbitMqFixture rabbit, AzuriteFixture azuri
             await cluster.Blobs.ReadTextAsync(BlobLayout.RunPrefix(reference) + "artifacts/" + ArtifactNames.TestMetrics),
             await cluster.Blobs.ReadTextAsync(BlobLayout.RunPrefix(runId) + "artifacts/" + ArtifactNames.TestMetrics));
         Assert.Equal(
-            await cluster.Blobs.ReadBytesAsync(BlobLayout.RunPrefix(reference) + "model/" + CremaD.Learning.ModelFiles.BestModel),
-            await cluster.Blobs.ReadBytesAsync(BlobLayout.RunPrefix(runId) + "model/" + CremaD.Learning.ModelFiles.BestModel));
+            await cluster.Blobs.ReadBytesAsync(await cluster.TrainedModelPrefixAsync(reference) + CremaD.Learning.ModelFiles.BestModel),
+            await cluster.Blobs.ReadBytesAsync(await cluster.TrainedModelPrefixAsync(runId) + CremaD.Learning.ModelFiles.BestModel));
     }
 
     [RequiresInfrastructureFact(Infrastructure.RabbitMq | Infrastructure.Azurite)]
