@@ -107,7 +107,10 @@ public static class BlobLayout
     /// <summary><c>runs/&lt;id&gt;/status.json</c>: the run's status, which only the coordinator writes.</summary>
     public static string RunStatusKey(Guid runId) => RunPrefix(runId) + "status.json";
 
-    /// <summary><c>&lt;run prefix&gt;model/</c>: where the trainer writes a run's model (TrainModel carries the run prefix).</summary>
+    /// <summary>
+    /// <c>&lt;run prefix&gt;model/</c>: where the trainer writes a run's model (TrainModel carries the run prefix): a folder per
+    /// owner generation (<see cref="ModelGenerationPrefix"/>) and the pointer to the committed one (<see cref="ModelCheckpointKey"/>).
+    /// </summary>
     public static string ModelPrefix(string runPrefix) => FileKey(runPrefix, "model/");
 
     /// <summary><c>runs/&lt;id&gt;/model/</c>.</summary>
