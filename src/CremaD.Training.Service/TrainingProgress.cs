@@ -11,7 +11,7 @@ namespace CremaD.Training.Service;
 /// <summary>
 /// What a distributed training does between epochs, on the training thread: an <c>epoch</c> span and the epoch's
 /// metrics, the checkpoint to blob storage (in the background: <see cref="ModelUploads"/>), progress published (<see cref="ContractTrainingStarted"/>,
-/// <see cref="TrainingEpochCompleted"/>), the run's failure count reset (it is moving), and a look at whether the run
+/// <see cref="TrainingEpochCompleted"/>), the run's retry back-off reset (it is moving), and a look at whether the run
 /// was stopped meanwhile, which ends the training after this epoch.
 /// </summary>
 /// <remarks>
