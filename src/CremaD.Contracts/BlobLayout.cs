@@ -17,9 +17,11 @@ namespace CremaD.Contracts;
 ///   dataset.json, parts.json                            what the coordinator planned and which shard holds each part
 ///   shards/shard-00003-of-00029/shard.json, features.f32  one shard (the manifest last)
 /// runs/&lt;run id&gt;/status.json                            the run's status (the coordinator's; the runs API reads it)
-///   model/…, model/training-result.json                 the trainer's model and its last result
+///   model/checkpoint.json                               the trainer's fence and pointer: owner generation, committed checkpoint, result
+///   model/g000003/…                                     the model files of owner generation 3 (the committed one is the model)
 ///   artifacts/…                                         the evaluator's artefacts
 ///   trainer.lease                                       held by the trainer training the run
+///   training/attempts.json                              the trainer's attempts on the run (how many died)
 /// run-index/&lt;inverted submission ticks&gt;-&lt;run id&gt;        one empty blob per run, newest first (the coordinator's)
 /// work/training/&lt;run id&gt;.json                          the trainer's pending requests
 /// work/training-stops/&lt;run id&gt;.json                    runs the trainer must not train (cancelled or failed)
@@ -137,7 +139,10 @@ public static class BlobLayout
     public static string DeliveryCountKey(Guid runId, Guid messageId) =>
         string.Create(CultureInfo.InvariantCulture, $"{RunPrefix(runId)}deliveries/{messageId:N}.json");
 
-    /// <summary><c>&lt;run prefix&gt;model/</c>: where the trainer writes a run's model (TrainModel carries the run prefix).</summary>
+    /// <summary>
+    /// <c>&lt;run prefix&gt;model/</c>: where the trainer writes a run's model (TrainModel carries the run prefix): a folder per
+    /// owner generation (<see cref="ModelGenerationPrefix"/>) and the pointer to the committed one (<see cref="ModelCheckpointKey"/>).
+    /// </summary>
     public static string ModelPrefix(string runPrefix) => FileKey(runPrefix, "model/");
 
     /// <summary><c>runs/&lt;id&gt;/model/</c>.</summary>
@@ -184,8 +189,25 @@ public static class BlobLayout
     /// <summary><c>runs/&lt;id&gt;/trainer.lease</c>: the lock a trainer holds (renewing it) while it trains a run.</summary>
     public static string TrainerLeaseKey(Guid runId) => RunPrefix(runId) + "trainer.lease";
 
-    /// <summary><c>&lt;model prefix&gt;training-result.json</c>: the TrainingCompleted of a finished training, written before it is published.</summary>
-    public static string TrainingResultKey(string modelPrefix) => FileKey(modelPrefix, "training-result.json");
+    /// <summary>
+    /// <c>&lt;model prefix&gt;checkpoint.json</c>: which owner generation trains the run, where its committed checkpoint is
+    /// and, once trained, the TrainingCompleted (written before it is published). Every write of it is conditional on the
+    /// ETag its writer last saw, which is what fences a trainer out once another has taken the run.
+    /// </summary>
+    public static string ModelCheckpointKey(string modelPrefix) => FileKey(modelPrefix, "checkpoint.json");
+
+    /// <summary>
+    /// <c>&lt;model prefix&gt;g000003/</c>: the folder only owner generation 3 of the run writes its model files to, so that no
+    /// trainer ever writes over another's files (see <see cref="ModelCheckpointKey"/>).
+    /// </summary>
+    public static string ModelGenerationPrefix(string modelPrefix, long generation)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(generation, 1);
+        return FileKey(modelPrefix, string.Create(CultureInfo.InvariantCulture, $"g{generation:D6}/"));
+    }
+
+    /// <summary><c>runs/&lt;id&gt;/training/attempts.json</c>: the trainer's record of its attempts on the run (the ones that died count).</summary>
+    public static string TrainingAttemptsKey(Guid runId) => RunPrefix(runId) + "training/attempts.json";
 
     /// <summary>
     /// <c>features/&lt;dataset fingerprint&gt;/recipe-&lt;version&gt;/</c>: the feature store of one dataset

@@ -236,7 +236,10 @@ public sealed record TrainingEpochCompleted(Guid RunId, EpochProgress Epoch, int
 /// Training finished (trainer → coordinator, which folds it into the run's status and sends <see cref="EvaluateModel"/>):
 /// the best model and history.json are under <see cref="ModelPrefix"/>.
 /// </summary>
-/// <param name="ModelPrefix">Folder of the best model (what <see cref="EvaluateModel.ModelPrefix"/> takes).</param>
+/// <param name="ModelPrefix">
+/// Folder of the best model (what <see cref="EvaluateModel.ModelPrefix"/> takes): the folder the trainer committed, inside
+/// the run's model folder (<c>runs/&lt;id&gt;/model/g000001/</c>, see <see cref="BlobLayout.ModelGenerationPrefix"/>).
+/// </param>
 /// <param name="HistoryKey">Blob key of history.json.</param>
 /// <param name="StoppedEarly">Patience ran out before the maximum number of epochs.</param>
 /// <param name="Seconds">Wall-clock training time.</param>
@@ -253,9 +256,16 @@ public sealed record TrainingCompleted(
 {
     public IReadOnlyList<string> FindProblems()
     {
+        // The model's files become the run's artefacts, served by the runs API: only ever from the run's own folder.
+        var runModel = RunId == Guid.Empty ? null : BlobLayout.ModelPrefix(RunId);
+        var run = RunId == Guid.Empty ? null : BlobLayout.RunPrefix(RunId);
         var problems = new Problems().RunId(RunId)
             .BlobPath("modelPrefix", ModelPrefix, isPrefix: true)
+            .Add(runModel is not null && ModelPrefix is { } model && !model.StartsWith(runModel, StringComparison.Ordinal)
+                ? $"modelPrefix '{model}' is not inside this run's model folder {runModel}." : null)
             .BlobPath("historyKey", HistoryKey, isPrefix: false)
+            .Add(run is not null && HistoryKey is { } history && !history.StartsWith(run, StringComparison.Ordinal)
+                ? $"historyKey '{history}' is not inside this run's folder {run}." : null)
             .AtLeast("epochsRun", EpochsRun, 1)
             .Fraction("bestValidationAccuracy", BestValidationAccuracy)
             .Finite("seconds", Seconds);

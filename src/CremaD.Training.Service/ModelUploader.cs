@@ -5,7 +5,10 @@ using CremaD.Telemetry;
 
 namespace CremaD.Training.Service;
 
-/// <summary>Puts files of a model directory into the run's model prefix (<see cref="ModelUploads"/> decides which and when).</summary>
+/// <summary>
+/// Puts files of a model directory into a folder of the run's model prefix, the trainer's own generation's
+/// (<see cref="ModelUploads"/> decides which and when, <see cref="CheckpointFence"/> which folder).
+/// </summary>
 public sealed class ModelUploader(IBlobStore blobs)
 {
     /// <summary>

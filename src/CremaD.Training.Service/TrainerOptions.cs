@@ -25,14 +25,17 @@ public sealed record TrainerOptions
     public int? Threads { get; init; }
 
     /// <summary>
-    /// Attempts on one run that may fail in a row (storage or broker errors, with no epoch finished in between) before
-    /// the run is failed with the last error as the reason, instead of being retried forever.
+    /// Attempts on one run whose trainer process may die in a row (they started and never ended, with no epoch stored in
+    /// between) before the run is failed, naming the step they died in, instead of being taken up again for ever
+    /// (<see cref="TrainingAttempts"/>). Attempts that fail on storage or the broker do not count: those are retried for
+    /// as long as the outage lasts.
     /// </summary>
-    public int MaxConsecutiveFailures { get; init; } = 5;
+    public int MaxCrashedAttempts { get; init; } = 3;
 
     /// <summary>Wait before the first retry of a failed attempt; doubled after each further failure, up to <see cref="MaxRetryDelay"/>.</summary>
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>The longest wait between two attempts on a run while storage or the broker fails.</summary>
     public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromMinutes(2);
 
     /// <exception cref="ArgumentException">A value is out of range; the message names it.</exception>
@@ -42,7 +45,7 @@ public sealed record TrainerOptions
         if (PollInterval <= TimeSpan.Zero) throw new ArgumentException($"{SectionName}:PollInterval must be positive, got {PollInterval}.");
         if (CheckpointInterval < TimeSpan.Zero) throw new ArgumentException($"{SectionName}:CheckpointInterval must not be negative, got {CheckpointInterval}.");
         if (Threads is < 1) throw new ArgumentException($"{SectionName}:Threads must be at least 1, got {Threads}.");
-        if (MaxConsecutiveFailures < 1) throw new ArgumentException($"{SectionName}:MaxConsecutiveFailures must be at least 1, got {MaxConsecutiveFailures}.");
+        if (MaxCrashedAttempts < 1) throw new ArgumentException($"{SectionName}:MaxCrashedAttempts must be at least 1, got {MaxCrashedAttempts}.");
         if (RetryDelay < TimeSpan.Zero || MaxRetryDelay < RetryDelay)
         {
             throw new ArgumentException($"{SectionName}:RetryDelay ({RetryDelay}) must be non-negative and at most {SectionName}:MaxRetryDelay ({MaxRetryDelay}).");

@@ -28,8 +28,8 @@ public static class TrainerServiceRegistration
     }
 
     /// <summary>
-    /// The trainer's parts (its options, the work list's poller, the training job, the failure ledger, the model uploader,
-    /// the run stops), without the worker that polls: they need an <see cref="CremaD.Storage.IBlobStore"/>, an
+    /// The trainer's parts (its options, the work list's poller, the training job, the failure ledger, the attempt record,
+    /// the model uploader, the run stops), without the worker that polls: they need an <see cref="CremaD.Storage.IBlobStore"/>, an
     /// <see cref="IBus"/> and the <see cref="CremaD.Storage.Hosting.ServiceWorkOptions"/>.
     /// </summary>
     /// <exception cref="ArgumentException">An option is out of range; the message names it.</exception>
@@ -42,6 +42,7 @@ public static class TrainerServiceRegistration
         services.TryAddSingleton<TrainingWorkSignal>();
         services.TryAddSingleton<TrainingStops>();
         services.TryAddSingleton<TrainingFailureLedger>();
+        services.TryAddSingleton<TrainingAttempts>();
         services.TryAddSingleton<ModelUploader>();
         services.TryAddSingleton<TrainingJob>();
         services.TryAddSingleton<TrainingRequestPoller>();

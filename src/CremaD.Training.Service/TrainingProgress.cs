@@ -11,10 +11,14 @@ namespace CremaD.Training.Service;
 /// <summary>
 /// What a distributed training does between epochs, on the training thread: an <c>epoch</c> span and the epoch's
 /// metrics, the checkpoint to blob storage (in the background: <see cref="ModelUploads"/>), progress published (<see cref="ContractTrainingStarted"/>,
-/// <see cref="TrainingEpochCompleted"/>), the run's failure count reset (it is moving), and a look at whether the run
+/// <see cref="TrainingEpochCompleted"/>), the run's retry back-off reset (it is moving), and a look at whether the run
 /// was stopped meanwhile, which ends the training after this epoch.
 /// </summary>
-/// <remarks>A storage or broker failure in a callback surfaces as <see cref="TrainingStepException"/>: the attempt is retried, the run not failed.</remarks>
+/// <remarks>
+/// A storage or broker failure in a callback surfaces as <see cref="TrainingStepException"/>: the attempt is retried, the
+/// run not failed. A commit refused because another trainer took the run surfaces as <see cref="TrainingFencedException"/>:
+/// this training stops.
+/// </remarks>
 public sealed class TrainingProgress(IBus bus, ModelUploads uploads, TrainingStops stops, TrainingFailureLedger failures, string requestKey,
     Guid runId, int maxEpochs, ActivityContext parent, CancellationTokenSource job) : ITrainingObserver
 {
@@ -43,7 +47,7 @@ public sealed class TrainingProgress(IBus bus, ModelUploads uploads, TrainingSto
         // The upload overlaps the next epoch; a failure of the previous epoch's upload surfaces here.
         Step($"uploading the model after epoch {record.Epoch}", () =>
         {
-            uploads.QueueEpoch(cancellationToken);
+            uploads.QueueEpoch(record.Epoch, cancellationToken);
             return Task.CompletedTask;
         });
         failures.Forget(requestKey);

@@ -7,9 +7,9 @@ namespace CremaD.Training.Service;
 /// <summary>
 /// Goes through the durable work list (<see cref="BlobLayout.TrainingRequestsPrefix"/>) and trains what is this
 /// worker's to train, one run at a time: a request whose run is stopped is dropped, one another trainer holds (its
-/// lease) is left to it, and one whose attempt fails on storage or the broker is retried later
-/// (<see cref="TrainingFailureLedger"/>) without holding up the others. <see cref="TrainingWorker"/> runs a pass at
-/// every poll and whenever a request arrives locally.
+/// lease) is left to it, and one whose attempt fails on storage or the broker is retried after a back-off
+/// (<see cref="TrainingFailureLedger"/>), for as long as that lasts, without holding up the others.
+/// <see cref="TrainingWorker"/> runs a pass at every poll and whenever a request arrives locally.
 /// </summary>
 public sealed class TrainingRequestPoller(IBlobStore blobs, TrainingStops stops, TrainingFailureLedger failures, TrainingJob job,
     TrainerOptions options, ILogger<TrainingRequestPoller> logger)
@@ -32,14 +32,14 @@ public sealed class TrainingRequestPoller(IBlobStore blobs, TrainingStops stops,
         foreach (var key in keys)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (!await failures.MayAttemptAsync(key, cancellationToken).ConfigureAwait(false)) continue;
+            if (!failures.MayAttempt(key)) continue;
             try
             {
                 if (await TryRunAsync(key, cancellationToken).ConfigureAwait(false)) done++;
             }
             catch (TrainingStepException e)
             {
-                await failures.RecordFailureAsync(key, e, cancellationToken).ConfigureAwait(false);
+                failures.RecordFailure(key, e);
             }
         }
         return done;

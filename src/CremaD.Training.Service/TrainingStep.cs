@@ -2,8 +2,8 @@ namespace CremaD.Training.Service;
 
 /// <summary>
 /// Runs a storage or broker call of a training attempt, turning its failure (anything but the attempt being stopped by
-/// <c>cancellationToken</c>) into a <see cref="TrainingStepException"/> that names the step: the attempt is then
-/// retried, and the step becomes the run's failure reason when the attempts run out.
+/// <c>cancellationToken</c>, or fenced out by another trainer: <see cref="TrainingFencedException"/>) into a
+/// <see cref="TrainingStepException"/> that names the step: the attempt is then retried after a back-off.
 /// </summary>
 public static class TrainingStep
 {
@@ -13,7 +13,8 @@ public static class TrainingStep
         {
             return await action().ConfigureAwait(false);
         }
-        catch (Exception e) when (e is not TrainingStepException && !(e is OperationCanceledException && cancellationToken.IsCancellationRequested))
+        catch (Exception e) when (e is not TrainingStepException && e is not TrainingFencedException
+                                  && !(e is OperationCanceledException && cancellationToken.IsCancellationRequested))
         {
             throw new TrainingStepException(step, e);
         }

@@ -2,12 +2,13 @@ namespace CremaD.Training.Service;
 
 /// <summary>
 /// A step of a training attempt failed on storage or the broker. The message names the step (with the blob key or
-/// prefix it was about) and the cause: it becomes the run's failure reason when the attempts run out.
+/// prefix it was about) and the cause, for the log; the attempt is retried after a back-off (<see cref="TrainingFailureLedger"/>),
+/// never failing the run.
 /// </summary>
 public sealed class TrainingStepException(string step, Exception innerException)
     : Exception($"{step} failed: {Describe(innerException)}", innerException)
 {
-    /// <summary>What was being done, e.g. "uploading 'runs/…/model/last_checkpoint'".</summary>
+    /// <summary>What was being done, e.g. "uploading 'runs/…/model/g000001/last_checkpoint'".</summary>
     public string Step { get; } = step;
 
     private static string Describe(Exception e)

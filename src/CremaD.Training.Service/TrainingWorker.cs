@@ -27,7 +27,7 @@ public sealed class TrainingWorker(TrainingRequestPoller poller, TrainingWorkSig
             catch (Exception e)
             {
                 // The work list could not be read (storage unavailable): nothing to attribute to a run, so look again at the
-                // next poll. A failed attempt on one run is counted, and bounded, by TrainingFailureLedger.
+                // next poll. A failed attempt on one run is retried after its back-off (TrainingFailureLedger).
                 logger.LogWarning(e, "Training pass failed; retrying in {Interval}.", options.PollInterval);
             }
             try

@@ -17,8 +17,11 @@ public sealed class BlobLayoutTests
         Assert.Equal(run + "model/", BlobLayout.ModelPrefix(run));
         Assert.Equal(BlobLayout.ModelPrefix(run), BlobLayout.ModelPrefix(SampleMessages.RunId));
         Assert.Equal(run + "artifacts/", BlobLayout.ArtifactsPrefix(SampleMessages.RunId));
-        Assert.Equal(run + "model/training-result.json", BlobLayout.TrainingResultKey(BlobLayout.ModelPrefix(run)));
+        Assert.Equal(run + "model/checkpoint.json", BlobLayout.ModelCheckpointKey(BlobLayout.ModelPrefix(run)));
+        Assert.Equal(run + "model/g000003/", BlobLayout.ModelGenerationPrefix(BlobLayout.ModelPrefix(run), 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => BlobLayout.ModelGenerationPrefix(BlobLayout.ModelPrefix(run), 0));
         Assert.Equal(run + "trainer.lease", BlobLayout.TrainerLeaseKey(SampleMessages.RunId));
+        Assert.Equal(run + "training/attempts.json", BlobLayout.TrainingAttemptsKey(SampleMessages.RunId));
         Assert.Equal(run + "model/best_model", BlobLayout.FileKey(run + "model", "best_model"));
 
         var index = BlobLayout.RunIndexKey(SampleMessages.RunId, SampleMessages.Start);

@@ -29,6 +29,23 @@ public sealed class ValidationTests
     }
 
     [Fact]
+    public void A_trained_model_may_be_only_in_its_own_runs_model_folder()
+    {
+        var valid = SampleMessages.TrainingCompleted with
+        {
+            ModelPrefix = BlobLayout.ModelGenerationPrefix(BlobLayout.ModelPrefix(SampleMessages.RunId), 2),
+        };
+        Assert.Empty(valid.FindProblems());
+        var other = BlobLayout.RunPrefix(Guid.NewGuid());
+
+        var problems = (valid with { ModelPrefix = other + "model/g000002/", HistoryKey = other + "model/g000002/history.json" }).FindProblems();
+
+        Assert.Equal(2, problems.Count);
+        Assert.Contains(problems, p => p.Contains($"not inside this run's model folder {BlobLayout.ModelPrefix(valid.RunId)}", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains($"not inside this run's folder {BlobLayout.RunPrefix(valid.RunId)}", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void The_recipe_defaults_are_the_training_scripts()
     {
         var config = RunConfig.Default;

@@ -61,10 +61,16 @@ public sealed class EndToEndTests(RabbitMqFixture rabbit, AzuriteFixture azurite
             Assert.True(await cluster.Blobs.ExistsAsync(prefix + "artifacts/" + name), name);
             Assert.Contains(status.Artifacts, a => a.Name == name);
         }
-        foreach (var name in new[] { ModelFiles.BestModel, ModelFiles.Manifest, ModelFiles.Checkpoint, ArtifactNames.History })
-        {
-            Assert.True(await cluster.Blobs.ExistsAsync(prefix + "model/" + name), name);
-        }
+        // The model in the folder of the owner generation that committed it, the only one left beside the pointer.
+        var pointer = (await cluster.ModelPointerAsync(runId))!;
+        var model = await cluster.TrainedModelPrefixAsync(runId);
+        Assert.Equal((model, 2), (pointer.Prefix, pointer.Epoch));
+        Assert.Equal(BlobLayout.ModelGenerationPrefix(BlobLayout.ModelPrefix(runId), pointer.Generation), model);
+        var modelFiles = new[] { ModelFiles.BestModel, ModelFiles.Manifest, ModelFiles.Checkpoint, ArtifactNames.History };
+        var stored = new List<string>();
+        await foreach (var blob in cluster.Blobs.ListAsync(prefix + "model/")) stored.Add(blob.Key);
+        Assert.Equal(modelFiles.Select(name => model + name).Append(BlobLayout.ModelCheckpointKey(prefix + "model/")).Order(StringComparer.Ordinal), stored);
+        Assert.Equal(model + ModelFiles.BestModel, status.Artifacts.Single(a => a.Name == ModelFiles.BestModel).Key);
         var metrics = TestMetrics.FromJson(await cluster.Blobs.ReadTextAsync(prefix + "artifacts/" + ArtifactNames.TestMetrics));
         Assert.Equal(status.Evaluation.Accuracy, metrics.Accuracy, 9);
 
@@ -100,9 +106,9 @@ public sealed class EndToEndTests(RabbitMqFixture rabbit, AzuriteFixture azurite
         Assert.Equal("image/png", png.Content.Headers.ContentType?.MediaType);
         Assert.Equal(await cluster.Blobs.ReadBytesAsync(prefix + "artifacts/" + ArtifactNames.ConfusionMatrix), await png.Content.ReadAsByteArrayAsync());
         // The model's files are artefacts too, from the model folder.
-        using var model = await api.GetAsync($"/runs/{runId:N}/artifacts/{ModelFiles.BestModel}");
-        Assert.Equal(HttpStatusCode.OK, model.StatusCode);
-        Assert.Equal(await cluster.Blobs.ReadBytesAsync(prefix + "model/" + ModelFiles.BestModel), await model.Content.ReadAsByteArrayAsync());
+        using var bestModel = await api.GetAsync($"/runs/{runId:N}/artifacts/{ModelFiles.BestModel}");
+        Assert.Equal(HttpStatusCode.OK, bestModel.StatusCode);
+        Assert.Equal(await cluster.Blobs.ReadBytesAsync(model + ModelFiles.BestModel), await bestModel.Content.ReadAsByteArrayAsync());
         Assert.Equal(HttpStatusCode.NotFound, (await api.GetAsync($"/runs/{Guid.NewGuid():D}")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await api.GetAsync("/health")).StatusCode);
 

@@ -8,16 +8,19 @@ using CremaD.Training.Service;
 namespace CremaD.Services.Tests;
 
 /// <summary>
-/// The trainer's per-epoch uploads, which overlap the next epoch: each epoch's changed files are stored as they were
-/// at the end of that epoch (even if training rewrites them meanwhile), the checkpoint last, unchanged files once, and
-/// an upload's failure surfaces at the next epoch. A real local-folder store behind a recording decorator.
+/// The trainer's per-epoch uploads, which overlap the next epoch: each epoch's changed files are stored in the trainer's
+/// own generation folder as they were at the end of that epoch (even if training rewrites them meanwhile), the checkpoint
+/// last, unchanged files once, then committed as the run's checkpoint; an upload's failure, or the run taken over by
+/// another trainer, surfaces at the next epoch. A real local-folder store behind a recording decorator.
 /// </summary>
 public sealed class ModelUploadsTests : IDisposable
 {
     private readonly TempDirectory _temp = new();
     private readonly RecordingStore _blobs;
     private readonly string _model;
-    private const string Prefix = "runs/r/model/";
+    private readonly ConcurrentQueue<int> _committed = new();
+    private static readonly Guid RunId = Guid.NewGuid();
+    private static readonly string ModelPrefix = BlobLayout.ModelPrefix(RunId);
 
     public ModelUploadsTests()
     {
@@ -27,62 +30,106 @@ public sealed class ModelUploadsTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    [Fact]
-    public async Task Each_epoch_stores_its_own_files_the_checkpoint_last_and_unchanged_files_once()
+    private async Task<(ModelUploads Uploads, CheckpointFence Fence)> StartAsync(TimeSpan interval)
     {
-        await using (var uploads = new ModelUploads(new ModelUploader(_blobs), Guid.NewGuid(), _model, Prefix, TimeSpan.Zero))
+        var fence = await CheckpointFence.TakeOverAsync(_blobs, RunId, ModelPrefix, CancellationToken.None);
+        return (new ModelUploads(new ModelUploader(_blobs), fence, _model, interval, (epoch, _) =>
+        {
+            _committed.Enqueue(epoch);
+            return Task.CompletedTask;
+        }), fence);
+    }
+
+    private async Task<ModelCheckpointPointer> PointerAsync() =>
+        await _blobs.ReadJsonAsync<ModelCheckpointPointer>(BlobLayout.ModelCheckpointKey(ModelPrefix), ServiceJson.Options);
+
+    [Fact]
+    public async Task Each_epoch_stores_its_own_files_the_checkpoint_last_and_unchanged_files_once_then_commits_it()
+    {
+        var (uploads, fence) = await StartAsync(TimeSpan.Zero);
+        var prefix = fence.GenerationPrefix;
+        await using (uploads)
         {
             Write(ModelFiles.BestModel, "best after epoch 1");
             Write(ModelFiles.Checkpoint, "checkpoint 1");
             Write("history.json", "[1]");
             _blobs.Gate.Reset(); // epoch 1's upload waits until the next epoch has rewritten the files
-            uploads.QueueEpoch(CancellationToken.None);
+            uploads.QueueEpoch(1, CancellationToken.None);
             Write(ModelFiles.Checkpoint, "checkpoint 2 (longer)");
             Write("history.json", "[1,2]");
+            Assert.Null((await PointerAsync()).Prefix); // not committed before it is stored
             _blobs.Gate.Set();
-            uploads.QueueEpoch(CancellationToken.None); // waits for epoch 1's upload, starts epoch 2's
+            uploads.QueueEpoch(2, CancellationToken.None); // waits for epoch 1's upload, starts epoch 2's
             await uploads.CompleteAsync(CancellationToken.None);
         }
 
-        Assert.Equal("best after epoch 1", await _blobs.ReadTextAsync(Prefix + ModelFiles.BestModel));
-        Assert.Equal("checkpoint 2 (longer)", await _blobs.ReadTextAsync(Prefix + ModelFiles.Checkpoint));
-        Assert.Equal("[1,2]", await _blobs.ReadTextAsync(Prefix + "history.json"));
+        Assert.Equal(BlobLayout.ModelPrefix(RunId) + "g000001/", prefix);
+        Assert.Equal("best after epoch 1", await _blobs.ReadTextAsync(prefix + ModelFiles.BestModel));
+        Assert.Equal("checkpoint 2 (longer)", await _blobs.ReadTextAsync(prefix + ModelFiles.Checkpoint));
+        Assert.Equal("[1,2]", await _blobs.ReadTextAsync(prefix + "history.json"));
         var uploads1 = _blobs.Uploads.ToList();
         Assert.Equal(
-            [Prefix + ModelFiles.BestModel, Prefix + "history.json", Prefix + ModelFiles.Checkpoint, Prefix + "history.json", Prefix + ModelFiles.Checkpoint],
+            [prefix + ModelFiles.BestModel, prefix + "history.json", prefix + ModelFiles.Checkpoint, prefix + "history.json", prefix + ModelFiles.Checkpoint],
             uploads1.Select(upload => upload.Key));
         Assert.Equal("checkpoint 1", uploads1[2].Content);
         Assert.False(Directory.Exists(_model + ".uploading"));
+        Assert.Equal([1, 2], _committed);
+        Assert.Equal(new ModelCheckpointPointer(1, prefix, 2, null), await PointerAsync());
     }
 
     [Fact]
-    public async Task A_failed_upload_surfaces_at_the_next_epoch_naming_the_blob()
+    public async Task A_failed_upload_surfaces_at_the_next_epoch_naming_the_blob_and_is_not_committed()
     {
-        await using var uploads = new ModelUploads(new ModelUploader(_blobs), Guid.NewGuid(), _model, Prefix, TimeSpan.Zero);
+        var (uploads, fence) = await StartAsync(TimeSpan.Zero);
+        await using var disposing = uploads;
         Write(ModelFiles.Checkpoint, "checkpoint 1");
         _blobs.FailUploads = true;
-        uploads.QueueEpoch(CancellationToken.None);
+        uploads.QueueEpoch(1, CancellationToken.None);
 
         Write(ModelFiles.Checkpoint, "checkpoint 2");
-        var failure = Assert.Throws<TrainingStepException>(() => uploads.QueueEpoch(CancellationToken.None));
-        Assert.Contains(Prefix + ModelFiles.Checkpoint, failure.Message);
+        var failure = Assert.Throws<TrainingStepException>(() => uploads.QueueEpoch(2, CancellationToken.None));
+        Assert.Contains(fence.GenerationPrefix + ModelFiles.Checkpoint, failure.Message);
+        Assert.Empty(_committed);
+        Assert.Null((await PointerAsync()).Prefix);
+    }
+
+    [Fact]
+    public async Task A_run_taken_over_by_another_trainer_surfaces_at_the_next_epoch_and_its_checkpoint_stays()
+    {
+        var (uploads, _) = await StartAsync(TimeSpan.Zero);
+        await using var disposing = uploads;
+        Write(ModelFiles.Checkpoint, "checkpoint 1");
+        uploads.QueueEpoch(1, CancellationToken.None);
+        Write(ModelFiles.Checkpoint, "checkpoint 2");
+        _blobs.Gate.Reset();
+        uploads.QueueEpoch(2, CancellationToken.None); // waits for epoch 1's commit; epoch 2's upload is held back
+
+        var successor = await CheckpointFence.TakeOverAsync(_blobs, RunId, ModelPrefix, CancellationToken.None);
+        _blobs.Gate.Set();
+
+        var fenced = Assert.Throws<TrainingFencedException>(() => uploads.QueueEpoch(3, CancellationToken.None));
+        Assert.Equal(1, fenced.Generation);
+        Assert.Equal([1], _committed);
+        Assert.Equal(new ModelCheckpointPointer(2, successor.Committed.Prefix, 1, null), await PointerAsync());
     }
 
     [Fact]
     public async Task Epochs_within_the_interval_are_not_uploaded_and_the_end_stores_their_changes()
     {
-        await using (var uploads = new ModelUploads(new ModelUploader(_blobs), Guid.NewGuid(), _model, Prefix, TimeSpan.FromHours(1)))
+        var (uploads, _) = await StartAsync(TimeSpan.FromHours(1));
+        await using (uploads)
         {
             Write(ModelFiles.Checkpoint, "checkpoint 1");
-            uploads.QueueEpoch(CancellationToken.None); // the first epoch is always stored
+            uploads.QueueEpoch(1, CancellationToken.None); // the first epoch is always stored
             Write(ModelFiles.Checkpoint, "checkpoint 2 (longer)");
-            uploads.QueueEpoch(CancellationToken.None);
+            uploads.QueueEpoch(2, CancellationToken.None);
             Write(ModelFiles.Checkpoint, "checkpoint 3 (longer still)");
-            uploads.QueueEpoch(CancellationToken.None);
+            uploads.QueueEpoch(3, CancellationToken.None);
             await uploads.CompleteAsync(CancellationToken.None);
         }
 
         Assert.Equal(["checkpoint 1", "checkpoint 3 (longer still)"], _blobs.Uploads.Select(upload => upload.Content));
+        Assert.Equal([1], _committed);
     }
 
     private void Write(string name, string text) => File.WriteAllText(Path.Combine(_model, name), text);

@@ -63,16 +63,18 @@ public sealed class ProcessKillTests(RabbitMqFixture rabbit, AzuriteFixture azur
     {
         await using var cluster = new ProcessCluster(rabbit, azurite);
         // Trainer 1 reaches Azurite through a proxy that, once a checkpoint of a run other than the reference one has been
-        // stored, hangs the trainer's next request: the trainer is stuck right after epoch 1's checkpoint.
+        // stored and then committed (the model pointer rewritten), hangs the trainer's next request: the trainer is stuck
+        // right after epoch 1's checkpoint.
         Guid? reference = null;
-        var armed = false;
+        var stage = 0; // 1: a checkpoint stored; 2: then committed, every later request hangs
         await using var proxy = new StallingProxy(azurite.Instance.BlobPort, line =>
         {
-            if (Volatile.Read(ref armed)) return true;
-            if (reference is { } r && line.StartsWith("PUT ", StringComparison.Ordinal) && line.Contains("/model/last_checkpoint", StringComparison.Ordinal)
+            if (Volatile.Read(ref stage) == 2) return true;
+            if (reference is { } r && line.StartsWith("PUT ", StringComparison.Ordinal) && line.Contains("/model/", StringComparison.Ordinal)
                 && !line.Contains($"/runs/{r:N}/", StringComparison.Ordinal))
             {
-                Volatile.Write(ref armed, true);
+                if (line.Contains("/" + ModelFiles.Checkpoint, StringComparison.Ordinal)) Volatile.Write(ref stage, 1);
+                else if (Volatile.Read(ref stage) == 1 && line.Contains("/model/checkpoint.json", StringComparison.Ordinal)) Volatile.Write(ref stage, 2);
             }
             return false;
         });
@@ -92,8 +94,9 @@ public sealed class ProcessKillTests(RabbitMqFixture rabbit, AzuriteFixture azur
 
         var runId = await cluster.SubmitAsync("resume", config);
         await cluster.WithLogsOnTimeout(proxy.Stalled, TimeSpan.FromSeconds(120), "trainer 1 to store a checkpoint");
-        var modelPrefix = BlobLayout.RunPrefix(runId) + "model/";
-        Assert.True(await cluster.Blobs.ExistsAsync(modelPrefix + ModelFiles.Checkpoint));
+        var committed = await cluster.ModelPointerAsync(runId);
+        Assert.True(committed?.Prefix is { } checkpoint && await cluster.Blobs.ExistsAsync(checkpoint + ModelFiles.Checkpoint),
+            "trainer 1 committed no checkpoint");
         var beforeKill = await cluster.States.GetAsync(runId);
         Assert.True(beforeKill!.Stage == RunStage.Training && !beforeKill.Training.Completed, cluster.Describe(beforeKill));
         await cluster.Process("trainer-1").KillAsync();
@@ -114,8 +117,8 @@ public sealed class ProcessKillTests(RabbitMqFixture rabbit, AzuriteFixture azur
                 await cluster.Blobs.ReadTextAsync(BlobLayout.RunPrefix(runId) + "artifacts/" + name));
         }
         Assert.Equal(
-            await cluster.Blobs.ReadBytesAsync(BlobLayout.RunPrefix(referenceRun) + "model/" + ModelFiles.BestModel),
-            await cluster.Blobs.ReadBytesAsync(modelPrefix + ModelFiles.BestModel));
+            await cluster.Blobs.ReadBytesAsync(await cluster.TrainedModelPrefixAsync(referenceRun) + ModelFiles.BestModel),
+            await cluster.Blobs.ReadBytesAsync(await cluster.TrainedModelPrefixAsync(runId) + ModelFiles.BestModel));
     }
 
     /// <summary>Whether the shard whose manifest lists (or rejects) the clip at <paramref name="requestPath"/> is complete.</summary>

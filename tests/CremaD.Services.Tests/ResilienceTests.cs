@@ -38,7 +38,9 @@ public sealed class ResilienceTests(RabbitMqFixture rabbit, AzuriteFixture azuri
         var afterStop = await cluster.States.GetAsync(runId);
         Assert.True(afterStop!.Stage == RunStage.Training && !afterStop.Training.Completed,
             $"The trainer finished before it could be stopped ({afterStop.Training.EpochsCompleted} epochs); the test needs longer epochs.");
-        Assert.True(await cluster.Blobs.ExistsAsync(BlobLayout.RunPrefix(runId) + "model/" + CremaD.Learning.ModelFiles.Checkpoint));
+        var committed = await cluster.ModelPointerAsync(runId);
+        Assert.True(committed?.Prefix is { } checkpoint && await cluster.Blobs.ExistsAsync(checkpoint + CremaD.Learning.ModelFiles.Checkpoint),
+            "trainer 1 committed no checkpoint");
 
         await cluster.StartAsync("trainer-2");
         var status = await cluster.WaitForAsync(runId, s => s.Stage.IsTerminal(), "the resumed run");
@@ -55,8 +57,8 @@ public sealed class ResilienceTests(RabbitMqFixture rabbit, AzuriteFixture azuri
             await cluster.Blobs.ReadTextAsync(BlobLayout.RunPrefix(reference) + "artifacts/" + ArtifactNames.TestMetrics),
             await cluster.Blobs.ReadTextAsync(BlobLayout.RunPrefix(runId) + "artifacts/" + ArtifactNames.TestMetrics));
         Assert.Equal(
-            await cluster.Blobs.ReadBytesAsync(BlobLayout.RunPrefix(reference) + "model/" + CremaD.Learning.ModelFiles.BestModel),
-            await cluster.Blobs.ReadBytesAsync(BlobLayout.RunPrefix(runId) + "model/" + CremaD.Learning.ModelFiles.BestModel));
+            await cluster.Blobs.ReadBytesAsync(await cluster.TrainedModelPrefixAsync(reference) + CremaD.Learning.ModelFiles.BestModel),
+            await cluster.Blobs.ReadBytesAsync(await cluster.TrainedModelPrefixAsync(runId) + CremaD.Learning.ModelFiles.BestModel));
     }
 
     [RequiresInfrastructureFact(Infrastructure.RabbitMq | Infrastructure.Azurite)]
@@ -162,26 +164,4 @@ public sealed class ResilienceTests(RabbitMqFixture rabbit, AzuriteFixture azuri
             public ValueTask DisposeAsync() => ValueTask.CompletedTask;
         }
     }
-}
-
-/// <summary>Forwards every call to another store; tests override what they make fail.</summary>
-internal class DelegatingBlobStore(IBlobStore inner) : IBlobStore
-{
-    public string Location => inner.Location;
-    public virtual Task<bool> ExistsAsync(string key, CancellationToken cancellationToken = default) => inner.ExistsAsync(key, cancellationToken);
-    public virtual Task<BlobInfo?> GetInfoAsync(string key, CancellationToken cancellationToken = default) => inner.GetInfoAsync(key, cancellationToken);
-    public virtual Task<BlobContent?> TryReadAllAsync(string key, CancellationToken cancellationToken = default) => inner.TryReadAllAsync(key, cancellationToken);
-    public virtual Task<BlobContent?> TryReadRangeAsync(string key, long offset, int length, CancellationToken cancellationToken = default) =>
-        inner.TryReadRangeAsync(key, offset, length, cancellationToken);
-    public virtual Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken = default) => inner.OpenReadAsync(key, cancellationToken);
-    public virtual Task<BlobInfo> UploadAsync(string key, Stream content, BlobWriteCondition? condition = null, CancellationToken cancellationToken = default) =>
-        inner.UploadAsync(key, content, condition, cancellationToken);
-    public virtual Task DownloadToFileAsync(string key, string path, CancellationToken cancellationToken = default) =>
-        inner.DownloadToFileAsync(key, path, cancellationToken);
-    public virtual Task UploadFileAsync(string key, string path, CancellationToken cancellationToken = default) =>
-        inner.UploadFileAsync(key, path, cancellationToken);
-    public virtual IAsyncEnumerable<BlobInfo> ListAsync(string prefix, CancellationToken cancellationToken = default) => inner.ListAsync(prefix, cancellationToken);
-    public virtual Task<bool> DeleteAsync(string key, CancellationToken cancellationToken = default) => inner.DeleteAsync(key, cancellationToken);
-    public virtual Task<IBlobLease> AcquireLeaseAsync(string key, TimeSpan duration, CancellationToken cancellationToken = default) =>
-        inner.AcquireLeaseAsync(key, duration, cancellationToken);
 }

@@ -6,6 +6,7 @@ using CremaD.Contracts;
 using CremaD.Runs;
 using CremaD.Storage;
 using CremaD.Testing;
+using CremaD.Training.Service;
 
 namespace CremaD.Services.Tests;
 
@@ -72,6 +73,17 @@ internal abstract class TestCluster : IAsyncDisposable
     public string Container { get; }
 
     public IBlobStore Blobs { get; }
+
+    /// <summary>The trainer's pointer of the run's model (owner generation, committed checkpoint, result); null before a trainer took the run.</summary>
+    public async Task<ModelCheckpointPointer?> ModelPointerAsync(Guid runId)
+    {
+        var key = BlobLayout.ModelCheckpointKey(BlobLayout.ModelPrefix(runId));
+        return await Blobs.ExistsAsync(key) ? await Blobs.ReadJsonAsync<ModelCheckpointPointer>(key, ServiceJson.Options) : null;
+    }
+
+    /// <summary>The folder of the run's trained model, as the trainer committed it (TrainingCompleted's model prefix).</summary>
+    public async Task<string> TrainedModelPrefixAsync(Guid runId) =>
+        (await ModelPointerAsync(runId))?.Completed?.ModelPrefix ?? throw new InvalidOperationException($"Run {runId:D} has no trained model.");
 
     public RunStateStore States { get; }
 
