@@ -125,6 +125,26 @@ public abstract class InfrastructureInstance : IAsyncDisposable
     public async Task KillAsync()
     {
         KillAll();
+        await ForgetServerAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Stops the server with SIGTERM, as a service manager or an operator would (it may save its state), and waits until
+    /// its processes are gone (killing what is left after 30 s). Its folder stays for <see cref="RestartAsync"/>.
+    /// </summary>
+    public async Task TerminateAsync()
+    {
+        if (Server is { HasExited: false } server)
+        {
+            server.Signal(ProcessGroup.SigTerm);
+            await server.WaitForExitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        }
+        KillAll();
+        await ForgetServerAsync().ConfigureAwait(false);
+    }
+
+    private async Task ForgetServerAsync()
+    {
         await ProcessTable.KillAndWaitAsync(Owns, TimeSpan.FromSeconds(15)).ConfigureAwait(false);
         if (Server is not null)
         {

@@ -90,9 +90,9 @@ internal abstract class TestCluster : IAsyncDisposable
     /// <summary>A client of the started runs API.</summary>
     protected abstract HttpClient RunsApiClient { get; }
 
-    /// <summary>The service an instance name stands for: "runs-api", "features…", "trainer…", "evaluation…".</summary>
+    /// <summary>The service an instance name stands for: "runs-api…", "features…", "trainer…", "evaluation…".</summary>
     protected static TestService ServiceOf(string name) =>
-        name == "runs-api" ? TestService.RunsApi
+        name.StartsWith("runs-api", StringComparison.Ordinal) ? TestService.RunsApi
         : name.StartsWith("features", StringComparison.Ordinal) ? TestService.Features
         : name.StartsWith("trainer", StringComparison.Ordinal) ? TestService.Trainer
         : name.StartsWith("evaluation", StringComparison.Ordinal) ? TestService.Evaluation
