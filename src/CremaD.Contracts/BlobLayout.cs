@@ -133,11 +133,16 @@ public static class BlobLayout
     public static string RunStatusKey(Guid runId) => RunPrefix(runId) + "status.json";
 
     /// <summary>
-    /// <c>&lt;run prefix&gt;deliveries/&lt;message id&gt;.json</c>: how often a broker delivered one of the run's messages that
-    /// was not finished (the delivery limit, which must outlive the consumer's process).
+    /// <c>&lt;run prefix&gt;deliveries/&lt;work&gt;.json</c>: how many deliveries of one piece of the run's work (a command,
+    /// e.g. <c>ExtractFeatureShard-3</c>) were started and never finished (the delivery limit, which must outlive the
+    /// consumer's process).
     /// </summary>
-    public static string DeliveryCountKey(Guid runId, Guid messageId) =>
-        string.Create(CultureInfo.InvariantCulture, $"{RunPrefix(runId)}deliveries/{messageId:N}.json");
+    public static string DeliveryCountKey(Guid runId, string work)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(work);
+        if (!work.All(c => char.IsAsciiLetterOrDigit(c) || c == '-')) throw new ArgumentException($"'{work}' is not a work name.", nameof(work));
+        return $"{RunPrefix(runId)}deliveries/{work}.json";
+    }
 
     /// <summary>
     /// <c>&lt;run prefix&gt;model/</c>: where the trainer writes a run's model (TrainModel carries the run prefix): a folder per

@@ -22,7 +22,7 @@ public sealed record CremaDMessagingOptions
     public IReadOnlyList<TimeSpan> RetryIntervals { get; init; } = DefaultRetryIntervals;
 
     /// <summary>
-    /// Deliveries of one message a consumer may start without finishing it before the message is refused and its run
+    /// Deliveries of one command's work a consumer may start without finishing it before the command is refused and its run
     /// fails (<see cref="DeliveryLimitFilter{T}"/>); <c>Messaging:MaxDeliveries</c>, default 5.
     /// </summary>
     public int MaxDeliveries { get; init; } = 5;

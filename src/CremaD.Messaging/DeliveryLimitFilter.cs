@@ -1,3 +1,4 @@
+using System.Globalization;
 using CremaD.Contracts;
 using CremaD.Storage;
 using MassTransit;
@@ -6,65 +7,92 @@ using Microsoft.Extensions.DependencyInjection;
 namespace CremaD.Messaging;
 
 /// <summary>
-/// A message was delivered more often than <see cref="CremaDMessagingOptions.MaxDeliveries"/> without its consumer
-/// finishing it: each time the consumer's process died (a crash, an out-of-memory kill) or lost the broker mid-way.
+/// A command's work was started more often than <see cref="CremaDMessagingOptions.MaxDeliveries"/> without ever
+/// finishing: each time the process consuming it died (a crash, an out-of-memory kill) or lost the broker mid-way.
 /// Never retried: the message goes to its <c>_error</c> queue and the run fails with this reason.
 /// </summary>
 public sealed class DeliveryLimitExceededException(string message) : Exception(message);
 
 /// <summary>
-/// The delivery limit, kept where a crash cannot reset it. RabbitMQ marks a message redelivered when the consumer that
-/// had it went away without acknowledging it; a classic queue has no delivery count, so a message that kills its
-/// consumer's process would come back forever. For every redelivered run message this counts the delivery in blob
-/// storage (<see cref="BlobLayout.DeliveryCountKey"/>, one small blob per message id, written under an ETag condition)
-/// and, past the limit, refuses it with <see cref="DeliveryLimitExceededException"/>. A first delivery costs nothing,
-/// and the in-process retries of one delivery are not deliveries. Hosts without a blob store skip the count.
+/// The delivery limit, kept where a crash cannot reset it. A classic RabbitMQ queue has no delivery count: a command
+/// that kills its consumer's process comes back for ever, and a re-drive by the reconciler is a new message with a new
+/// id. So for every run command (not events) this counts, per piece of work (the command's type and run, and a shard's
+/// index: <see cref="BlobLayout.DeliveryCountKey"/>), the deliveries that started and did not finish, in one small blob
+/// written under an ETag condition: one more when a delivery starts, the blob removed when it ends in any way the
+/// process lived through (done, or failed and handled by the retry and error queues). Past the limit the delivery is
+/// refused with <see cref="DeliveryLimitExceededException"/>. The in-process retries of one delivery are not counted
+/// (the filter sits outside them). Hosts without a blob store skip the count.
 /// </summary>
 public sealed class DeliveryLimitFilter<T>(IServiceProvider services, CremaDMessagingOptions options) : IFilter<ConsumeContext<T>>
     where T : class
 {
     public async Task Send(ConsumeContext<T> context, IPipe<ConsumeContext<T>> next)
     {
-        if (context.ReceiveContext.Redelivered && context.Message is IRunMessage { RunId: var runId } && runId != Guid.Empty
-            && context.MessageId is { } messageId && services.GetService<IBlobStore>() is { } blobs)
+        if (context.Message is not IRunMessage { RunId: var runId } || context.Message is IRunEvent || runId == Guid.Empty
+            || services.GetService<IBlobStore>() is not { } blobs)
         {
-            var deliveries = await CountAsync(blobs, BlobLayout.DeliveryCountKey(runId, messageId), context.CancellationToken).ConfigureAwait(false);
-            if (deliveries > options.MaxDeliveries)
+            await next.Send(context).ConfigureAwait(false);
+            return;
+        }
+        var key = BlobLayout.DeliveryCountKey(runId, WorkOf(context.Message));
+        var unfinished = await CountStartAsync(blobs, key, context.CancellationToken).ConfigureAwait(false);
+        if (unfinished > options.MaxDeliveries)
+        {
+            throw new DeliveryLimitExceededException(
+                $"{typeof(T).Name} of run {runId:D} was delivered {unfinished} times and never finished: the process consuming it died or lost " +
+                $"the broker each time (delivery limit {options.MaxDeliveries}).");
+        }
+        try
+        {
+            await next.Send(context).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Ended in a way this process saw: not a death. (Best effort: should storage be away, the count stays one too high.)
+            try
             {
-                throw new DeliveryLimitExceededException(
-                    $"{typeof(T).Name} of run {runId:D} was delivered {deliveries} times and never finished: the process consuming it died or lost " +
-                    $"the broker each time (delivery limit {options.MaxDeliveries}).");
+                await blobs.DeleteAsync(key, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // The next delivery counts from here; a limit of a few absorbs it.
             }
         }
-        await next.Send(context).ConfigureAwait(false);
     }
 
     public void Probe(ProbeContext context) => context.CreateFilterScope("cremadDeliveryLimit");
 
-    /// <summary>Counts this delivery; returns the deliveries so far, this one included (the first was not counted: it was not a redelivery).</summary>
-    private static async Task<int> CountAsync(IBlobStore blobs, string key, CancellationToken cancellationToken)
+    /// <summary>The piece of work a command stands for: its type, and for a shard its index.</summary>
+    private static string WorkOf(object message) => message switch
+    {
+        ExtractFeatureShard shard => string.Create(CultureInfo.InvariantCulture, $"{nameof(ExtractFeatureShard)}-{shard.ShardIndex}-of-{shard.ShardCount}"),
+        _ => message.GetType().Name,
+    };
+
+    /// <summary>Counts a started delivery; returns the deliveries started and not finished, this one included.</summary>
+    private static async Task<int> CountStartAsync(IBlobStore blobs, string key, CancellationToken cancellationToken)
     {
         for (var attempt = 0; ; attempt++)
         {
             var info = await blobs.GetInfoAsync(key, cancellationToken).ConfigureAwait(false);
-            var count = 1;
+            var started = 0;
             if (info is not null)
             {
                 try
                 {
-                    count = (await blobs.ReadJsonAsync<DeliveryCount>(key, ServiceJson.Options, cancellationToken).ConfigureAwait(false)).Redeliveries;
+                    started = (await blobs.ReadJsonAsync<DeliveryCount>(key, ServiceJson.Options, cancellationToken).ConfigureAwait(false)).Unfinished;
                 }
                 catch (BlobNotFoundException)
                 {
                     continue;
                 }
             }
-            var next = new DeliveryCount(count + (info is null ? 0 : 1));
+            var next = new DeliveryCount(started + 1);
             try
             {
                 await blobs.WriteJsonAsync(key, next, ServiceJson.Options,
                     info is null ? BlobWriteCondition.IfNoneExists : BlobWriteCondition.IfMatch(info.ETag), cancellationToken).ConfigureAwait(false);
-                return next.Redeliveries + 1;
+                return next.Unfinished;
             }
             catch (BlobConditionFailedException) when (attempt < 10)
             {
@@ -73,6 +101,6 @@ public sealed class DeliveryLimitFilter<T>(IServiceProvider services, CremaDMess
         }
     }
 
-    /// <param name="Redeliveries">Redeliveries seen so far.</param>
-    private sealed record DeliveryCount(int Redeliveries);
+    /// <param name="Unfinished">Deliveries started and not finished.</param>
+    private sealed record DeliveryCount(int Unfinished);
 }

@@ -38,14 +38,35 @@ public sealed class RunsClient(HttpClient http)
         using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
         using var response = await http.GetAsync($"runs/{runId:D}", cancellationToken).ConfigureAwait(false);
         if (response.StatusCode == System.Net.HttpStatusCode.NotFound) return null;
-        response.EnsureSuccessStatusCode();
+        await EnsureSuccessAsync(response, cancellationToken).ConfigureAwait(false);
         return await response.Content.ReadFromJsonAsync<RunStatus>(ServiceJson.Options, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<IReadOnlyList<RunStatus>> ListAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<RunStatus>> ListAsync(CancellationToken cancellationToken, int? limit = null)
     {
         using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
-        return await http.GetFromJsonAsync<List<RunStatus>>("runs", ServiceJson.Options, cancellationToken).ConfigureAwait(false) ?? [];
+        using var response = await http.GetAsync(limit is { } n ? $"runs?limit={n}" : "runs", cancellationToken).ConfigureAwait(false);
+        await EnsureSuccessAsync(response, cancellationToken).ConfigureAwait(false);
+        return await response.Content.ReadFromJsonAsync<List<RunStatus>>(ServiceJson.Options, cancellationToken).ConfigureAwait(false) ?? [];
+    }
+
+    /// <summary>Asks the runs API to cancel the run; false when it has already finished (409).</summary>
+    public async Task<bool> CancelAsync(Guid runId, CancellationToken cancellationToken)
+    {
+        using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
+        using var response = await http.PostAsync($"runs/{runId:D}/cancel", null, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == System.Net.HttpStatusCode.Conflict) return false;
+        await EnsureSuccessAsync(response, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>Throws with the API's own words (its ProblemDetails or error body) when the answer is not a success.</summary>
+    private async Task EnsureSuccessAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (response.IsSuccessStatusCode) return;
+        var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        throw new InvalidOperationException($"{response.RequestMessage?.Method} {http.BaseAddress}{response.RequestMessage?.RequestUri?.PathAndQuery.TrimStart('/')} " +
+                                            $"answered {(int)response.StatusCode}: {(body.Length > 2000 ? body[..2000] : body)}");
     }
 
     /// <summary>Writes every artefact of <paramref name="status"/> into <paramref name="directory"/>, plus its final status as <c>status.json</c>.</summary>
