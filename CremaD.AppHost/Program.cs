@@ -28,7 +28,7 @@ if (infrastructure.Plan.Embedded)
 }
 else
 {
-    runsApi = builder.AddProject<Projects.CremaD_RunsApi>("runs-api").WithCremaDService(infrastructure, state, environment).WithExternalHttpEndpoints();
+    runsApi = builder.AddProject<Projects.CremaD_RunsApi>("runs-api").WithCremaDService(infrastructure, state, environment);
     builder.AddProject<Projects.CremaD_FeatureService>("feature-service").WithCremaDService(infrastructure, state, environment)
         .WithReplicas(arguments.FeatureReplicas);
     builder.AddProject<Projects.CremaD_TrainerService>("trainer-service").WithCremaDService(infrastructure, state, environment);

@@ -58,8 +58,16 @@ public sealed class ClipFeatureExtractor
         var waveform = decoded;
         if (layout.SampleRate != FeatureRecipe.SampleRate)
         {
-            waveform = Rent(ref _resampled, Resampler.OutputLength(decoded.Length, layout.SampleRate, FeatureRecipe.SampleRate));
-            Resampler.Resample(decoded, layout.SampleRate, FeatureRecipe.SampleRate, waveform);
+            try
+            {
+                waveform = Rent(ref _resampled, Resampler.OutputLength(decoded.Length, layout.SampleRate, FeatureRecipe.SampleRate));
+                Resampler.Resample(decoded, layout.SampleRate, FeatureRecipe.SampleRate, waveform);
+            }
+            catch (Exception e) when (e is ArgumentException or OverflowException or OutOfMemoryException)
+            {
+                // A rate the resampler cannot take is this clip's problem: rejected with the reason, its shard goes on.
+                throw new AudioFormatException(sourceName, $"cannot resample {layout.SampleRate} Hz to {FeatureRecipe.SampleRate} Hz: {e.Message}");
+            }
         }
 
         if (waveform.Length < FeatureRecipe.WindowLength)

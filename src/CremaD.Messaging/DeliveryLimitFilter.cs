@@ -3,13 +3,14 @@ using CremaD.Contracts;
 using CremaD.Storage;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace CremaD.Messaging;
 
 /// <summary>
 /// A command's work was started more often than <see cref="CremaDMessagingOptions.MaxDeliveries"/> without ever
 /// finishing: each time the process consuming it died (a crash, an out-of-memory kill) or lost the broker mid-way.
-/// Never retried: the message goes to its <c>_error</c> queue and the run fails with this reason.
+/// Its name is the <see cref="RunFailed.ExceptionType"/> of the run that fails for it.
 /// </summary>
 public sealed class DeliveryLimitExceededException(string message) : Exception(message);
 
@@ -20,8 +21,9 @@ public sealed class DeliveryLimitExceededException(string message) : Exception(m
 /// index: <see cref="BlobLayout.DeliveryCountKey"/>), the deliveries that started and did not finish, in one small blob
 /// written under an ETag condition: one more when a delivery starts, the blob removed when it ends in any way the
 /// process lived through (done, or failed and handled by the retry and error queues). Past the limit the delivery is
-/// refused with <see cref="DeliveryLimitExceededException"/>. The in-process retries of one delivery are not counted
-/// (the filter sits outside them). Hosts without a blob store skip the count.
+/// consumed without its work and the run failed (<see cref="RunFailed"/>) with the reason. The filter is a per-message
+/// consume filter, so it runs inside the endpoint's retries and outbox: each in-process attempt that ends takes its
+/// count back, and the RunFailed leaves with the outbox. Hosts without a blob store skip the count.
 /// </summary>
 public sealed class DeliveryLimitFilter<T>(IServiceProvider services, CremaDMessagingOptions options) : IFilter<ConsumeContext<T>>
     where T : class
@@ -38,9 +40,14 @@ public sealed class DeliveryLimitFilter<T>(IServiceProvider services, CremaDMess
         var unfinished = await CountStartAsync(blobs, key, context.CancellationToken).ConfigureAwait(false);
         if (unfinished > options.MaxDeliveries)
         {
-            throw new DeliveryLimitExceededException(
-                $"{typeof(T).Name} of run {runId:D} was delivered {unfinished} times and never finished: the process consuming it died or lost " +
-                $"the broker each time (delivery limit {options.MaxDeliveries}).");
+            var reason = $"{typeof(T).Name} of run {runId:D} was delivered {unfinished} times and never finished: the process consuming it died or " +
+                         $"lost the broker each time (delivery limit {options.MaxDeliveries}).";
+            // The command is consumed without its work, and the run fails with the reason. (Thrown instead, the refusal
+            // would meet the retry and outbox around this filter: retried, and with no Fault of the consumer's to report it.)
+            services.GetService<ILoggerFactory>()?.CreateLogger("CremaD.Messaging.DeliveryLimit").LogError("{Reason} The run fails.", reason);
+            await context.Publish(new RunFailed(runId, StageOf(context.Message), reason, typeof(DeliveryLimitExceededException).FullName,
+                DateTimeOffset.UtcNow), context.CancellationToken).ConfigureAwait(false);
+            return;
         }
         try
         {
@@ -61,6 +68,15 @@ public sealed class DeliveryLimitFilter<T>(IServiceProvider services, CremaDMess
     }
 
     public void Probe(ProbeContext context) => context.CreateFilterScope("cremadDeliveryLimit");
+
+    /// <summary>The stage a command's work belongs to.</summary>
+    private static RunStage StageOf(object message) => message switch
+    {
+        ExtractFeatureShard => RunStage.Features,
+        TrainModel => RunStage.Training,
+        EvaluateModel => RunStage.Evaluation,
+        _ => RunStage.Submitted,
+    };
 
     /// <summary>The piece of work a command stands for: its type, and for a shard its index.</summary>
     private static string WorkOf(object message) => message switch

@@ -28,8 +28,7 @@ public static class MessagingExtensions
     /// </list>
     /// Every receive endpoint gets: a kebab-case queue name (consumer <c>TrainModelConsumer</c> → queue <c>train-model</c>);
     /// immediate retries at <see cref="CremaDMessagingOptions.RetryIntervals"/> for transient faults, none for
-    /// <see cref="InvalidMessageException"/>, <see cref="ArgumentException"/> or <see cref="DeliveryLimitExceededException"/>
-    /// (straight to <c>&lt;queue&gt;_error</c>); an in-memory outbox (sends and publishes leave when the consumer has
+    /// <see cref="InvalidMessageException"/> or <see cref="ArgumentException"/> (straight to <c>&lt;queue&gt;_error</c>); an in-memory outbox (sends and publishes leave when the consumer has
     /// finished); the delivery limit (<see cref="DeliveryLimitFilter{T}"/>); validation of incoming run messages. Outgoing run messages are validated too, the run id is the
     /// CorrelationId of every run message, and the bus health check is tagged <c>ready</c> so /health includes it.
     /// The bus connects in the background: the host starts (and /alive answers) while the broker is still down,
@@ -83,7 +82,7 @@ public static class MessagingExtensions
                 // One DI scope per message, around everything below: the outbox sends after the consumer is done, and
                 // the scoped send and publish filters must still find the message's scope alive then.
                 endpoint.UseMessageScope(context);
-                // Outside the retries: a delivery is counted once, not once per in-process attempt.
+                // A per-message-type filter: it runs inside the retries and the outbox below, whatever the order here.
                 endpoint.UseConsumeFilter(typeof(DeliveryLimitFilter<>), context);
                 // Run events are folded into the run's status: nothing in them can be wrong that validation did not
                 // catch, so a fold fails only while storage is away, and is retried long enough to ride out an outage
@@ -96,7 +95,6 @@ public static class MessagingExtensions
                     // The message itself is wrong: no attempt can succeed.
                     retry.Ignore<InvalidMessageException>();
                     retry.Ignore<ArgumentException>();
-                    retry.Ignore<DeliveryLimitExceededException>();
                 });
                 // Inside the retries: what a consumer sends or publishes leaves only when it has finished, so a failed
                 // attempt sends nothing and its retry does not send twice. (The inbox's part, dropping a message handled

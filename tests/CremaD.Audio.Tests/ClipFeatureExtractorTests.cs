@@ -4,6 +4,26 @@ namespace CremaD.Audio.Tests;
 
 public class ClipFeatureExtractorTests
 {
+    [Theory]
+    [InlineData(WavReader.MinSampleRate)]
+    [InlineData(7_919)]      // prime: no common factor with 16 kHz, the largest resampling kernel for its size
+    [InlineData(44_101)]
+    [InlineData(WavReader.MaxSampleRate - 1)]
+    public void An_odd_sample_rate_gives_features_or_a_rejection_naming_the_clip_never_another_failure(int rate)
+    {
+        var file = WavBuilder.MonoS16(rate, WavBuilder.SineS16(rate / 2, rate, 220, 0.3));
+        try
+        {
+            var features = new ClipFeatureExtractor().FromBytes(file, "odd-rate.wav");
+            // Half a second at 16 kHz, whatever it came at.
+            Assert.Equal(FeatureRecipe.FrameCount(Resampler.OutputLength(rate / 2, rate, FeatureRecipe.SampleRate)), features.Frames);
+        }
+        catch (AudioFormatException e)
+        {
+            Assert.Contains("odd-rate.wav", e.Message, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void A_clip_longer_than_the_limit_is_rejected_before_it_is_decoded()
     {
