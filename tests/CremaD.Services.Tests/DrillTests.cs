@@ -39,48 +39,26 @@ public sealed class DrillTests(RabbitMqFixture rabbit, AzuriteFixture azurite, I
     {
         await using var broker = await RabbitMqInstance.StartAsync();
         await using var cluster = new ProcessCluster(broker.ConnectionString, azurite.ConnectionString, DrillSettings);
-        string? disturbed = null;
-        var commits = 0;
-        // The feature service hangs on its first clip of the disturbed dataset; the trainer on the disturbed run's first
-        // checkpoint commit after an epoch (the first write of the pointer is its takeover, the second epoch 1's commit).
+        var disturbed = new DisturbedRun();
+        // The feature service hangs on its first clip of the disturbed dataset; the trainer on the disturbed run's epoch 1 commit.
         await using var featureProxy = new StallingProxy(azurite.Instance.BlobPort,
             line => line.Contains($"/{cluster.Container}/datasets/disturbed/", StringComparison.Ordinal));
-        await using var trainerProxy = new StallingProxy(azurite.Instance.BlobPort, line =>
-            Volatile.Read(ref disturbed) is { } id && line.StartsWith("PUT ", StringComparison.Ordinal)
-            && line.Contains($"/runs/{id}/model/checkpoint.json", StringComparison.Ordinal) && Interlocked.Increment(ref commits) == 2);
+        await using var trainerProxy = disturbed.EpochCommitGate(azurite.Instance.BlobPort);
         await Task.WhenAll(
             cluster.StartAsync("runs-api"),
             cluster.StartAsync("features", featureProxy.ConnectionString(azurite.ConnectionString)),
             cluster.StartAsync("trainer", trainerProxy.ConnectionString(azurite.ConnectionString)),
             cluster.StartAsync("evaluation"));
-        await cluster.UploadDatasetAsync("undisturbed", brokenClip: true);
-        var undisturbed = await cluster.CompleteRunAsync("undisturbed", Recipe);
-        // The same files uploaded again, later: a new fingerprint (it has the files' times), so the features are not reused.
-        await cluster.UploadDatasetAsync("disturbed", brokenClip: true);
-
-        var runId = await cluster.SubmitAsync("disturbed", Recipe);
-        Volatile.Write(ref disturbed, runId.ToString("N"));
+        var undisturbed = await disturbed.SubmitAfterAnUndisturbedRunAsync(cluster);
 
         await cluster.WithLogsOnTimeout(featureProxy.Stalled, TimeSpan.FromSeconds(90), "the feature service to read a clip");
-        Assert.False((await cluster.States.GetAsync(runId))!.Features.Ready);
-        await broker.KillAsync();
-        Log("broker killed mid-features");
-        featureProxy.Release();
-        await Task.Delay(TimeSpan.FromSeconds(20));
-        await broker.RestartAsync();
-        Log("broker back");
+        Assert.False((await cluster.States.GetAsync(disturbed.RunId))!.Features.Ready);
+        await OutageAsync("broker killed mid-features", broker.KillAsync, featureProxy, TimeSpan.FromSeconds(20), () => broker.RestartAsync());
 
-        await cluster.WithLogsOnTimeout(trainerProxy.Stalled, TimeSpan.FromSeconds(180), "the trainer to commit epoch 1's checkpoint");
-        var mid = (await cluster.States.GetAsync(runId))!;
-        Assert.True(mid.Features.Ready && !mid.Training.Completed, cluster.Describe(mid));
-        await broker.KillAsync();
-        Log("broker killed mid-training");
-        trainerProxy.Release();
-        await Task.Delay(TimeSpan.FromSeconds(20));
-        await broker.RestartAsync();
-        Log("broker back");
+        await disturbed.WaitMidTrainingAsync(cluster, trainerProxy);
+        await OutageAsync("broker killed mid-training", broker.KillAsync, trainerProxy, TimeSpan.FromSeconds(20), () => broker.RestartAsync());
 
-        var status = await cluster.WaitForAsync(runId, s => s.Stage.IsTerminal(), "the run after the broker's outages");
+        var status = await cluster.WaitForAsync(disturbed.RunId, s => s.Stage.IsTerminal(), "the run after the broker's outages");
         Log($"run {status.Stage}");
         await AssertSameRunAsync(cluster, undisturbed, status);
     }
@@ -90,38 +68,70 @@ public sealed class DrillTests(RabbitMqFixture rabbit, AzuriteFixture azurite, I
     {
         await using var storage = await AzuriteInstance.StartAsync(new AzuriteOptions { InMemoryPersistence = false });
         await using var cluster = new ProcessCluster(rabbit.ConnectionString, storage.ConnectionString, DrillSettings);
-        string? disturbed = null;
-        var commits = 0;
-        await using var trainerProxy = new StallingProxy(storage.BlobPort, line =>
-            Volatile.Read(ref disturbed) is { } id && line.StartsWith("PUT ", StringComparison.Ordinal)
-            && line.Contains($"/runs/{id}/model/checkpoint.json", StringComparison.Ordinal) && Interlocked.Increment(ref commits) == 2);
+        var disturbed = new DisturbedRun();
+        await using var trainerProxy = disturbed.EpochCommitGate(storage.BlobPort);
         await Task.WhenAll(
             cluster.StartAsync("runs-api"),
             cluster.StartAsync("features"),
             cluster.StartAsync("trainer", trainerProxy.ConnectionString(storage.ConnectionString)),
             cluster.StartAsync("evaluation"));
-        await cluster.UploadDatasetAsync("undisturbed", brokenClip: true);
-        var undisturbed = await cluster.CompleteRunAsync("undisturbed", Recipe);
-        // The same files uploaded again, later: a new fingerprint (it has the files' times), so the features are not reused.
-        await cluster.UploadDatasetAsync("disturbed", brokenClip: true);
-
-        var runId = await cluster.SubmitAsync("disturbed", Recipe);
-        Volatile.Write(ref disturbed, runId.ToString("N"));
-        await cluster.WithLogsOnTimeout(trainerProxy.Stalled, TimeSpan.FromSeconds(120), "the trainer to commit epoch 1's checkpoint");
-        var mid = (await cluster.States.GetAsync(runId))!;
-        Assert.True(mid.Features.Ready && !mid.Training.Completed, cluster.Describe(mid));
+        var undisturbed = await disturbed.SubmitAfterAnUndisturbedRunAsync(cluster);
 
         // Every service loses storage (the trainer mid-commit) for longer than any of their retries.
-        await storage.TerminateAsync();
-        Log("Azurite stopped mid-training");
-        trainerProxy.Release();
-        await Task.Delay(TimeSpan.FromSeconds(60));
-        await storage.RestartAsync();
-        Log("Azurite back");
+        await disturbed.WaitMidTrainingAsync(cluster, trainerProxy);
+        await OutageAsync("Azurite stopped mid-training", storage.TerminateAsync, trainerProxy, TimeSpan.FromSeconds(60), () => storage.RestartAsync());
 
-        var status = await cluster.WaitForAsync(runId, s => s.Stage.IsTerminal(), "the run after the storage outage");
+        var status = await cluster.WaitForAsync(disturbed.RunId, s => s.Stage.IsTerminal(), "the run after the storage outage");
         Log($"run {status.Stage}");
         await AssertSameRunAsync(cluster, undisturbed, status);
+    }
+
+    /// <summary>Stops a server, lets the pinned service go on without it for <paramref name="length"/>, starts it again.</summary>
+    private async Task OutageAsync(string what, Func<Task> stop, StallingProxy pinned, TimeSpan length, Func<Task> start)
+    {
+        await stop();
+        Log(what);
+        pinned.Release();
+        await Task.Delay(length);
+        await start();
+        Log("back");
+    }
+
+    /// <summary>
+    /// The run a drill disturbs, after an undisturbed one of the same recipe on the same files to compare it with; and a
+    /// proxy for the trainer that holds it at that run's epoch 1 commit (its first write of the checkpoint pointer is its
+    /// takeover, the second epoch 1's commit).
+    /// </summary>
+    private sealed class DisturbedRun
+    {
+        private string? _id;
+        private int _commits;
+
+        public Guid RunId { get; private set; }
+
+        public StallingProxy EpochCommitGate(int blobPort) => new(blobPort, line =>
+            Volatile.Read(ref _id) is { } id && line.StartsWith("PUT ", StringComparison.Ordinal)
+            && line.Contains($"/runs/{id}/model/checkpoint.json", StringComparison.Ordinal) && Interlocked.Increment(ref _commits) == 2);
+
+        /// <summary>Completes a run on "undisturbed", then submits this one on "disturbed"; returns the undisturbed run.</summary>
+        public async Task<RunStatus> SubmitAfterAnUndisturbedRunAsync(ProcessCluster cluster)
+        {
+            await cluster.UploadDatasetAsync("undisturbed", brokenClip: true);
+            var undisturbed = await cluster.CompleteRunAsync("undisturbed", Recipe);
+            // The same files uploaded again, later: a new fingerprint (it has the files' times), so the features are not reused.
+            await cluster.UploadDatasetAsync("disturbed", brokenClip: true);
+            RunId = await cluster.SubmitAsync("disturbed", Recipe);
+            Volatile.Write(ref _id, RunId.ToString("N"));
+            return undisturbed;
+        }
+
+        /// <summary>Waits until the gate holds the trainer at epoch 1's commit, and checks the run is mid-training.</summary>
+        public async Task WaitMidTrainingAsync(ProcessCluster cluster, StallingProxy gate)
+        {
+            await cluster.WithLogsOnTimeout(gate.Stalled, TimeSpan.FromSeconds(180), "the trainer to commit epoch 1's checkpoint");
+            var mid = (await cluster.States.GetAsync(RunId))!;
+            Assert.True(mid.Features.Ready && !mid.Training.Completed, cluster.Describe(mid));
+        }
     }
 
     [RequiresInfrastructureFact(Infrastructure.RabbitMq | Infrastructure.Azurite)]

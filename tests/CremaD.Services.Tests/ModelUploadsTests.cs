@@ -101,6 +101,9 @@ public sealed class ModelUploadsTests : IDisposable
         Write(ModelFiles.Checkpoint, "checkpoint 1");
         uploads.QueueEpoch(1, CancellationToken.None);
         Write(ModelFiles.Checkpoint, "checkpoint 2");
+        // Epoch 1's upload must be past the gate before it closes, or QueueEpoch(2), which waits for it, would wait for ever.
+        Assert.True(SpinWait.SpinUntil(() => _blobs.Uploads.Any(u => u.Content == "checkpoint 1"), TimeSpan.FromSeconds(30)),
+            "epoch 1's checkpoint was not uploaded");
         _blobs.Gate.Reset();
         uploads.QueueEpoch(2, CancellationToken.None); // waits for epoch 1's commit; epoch 2's upload is held back
 
@@ -143,7 +146,11 @@ public sealed class ModelUploadsTests : IDisposable
 
         public override async Task UploadFileAsync(string key, string path, CancellationToken cancellationToken = default)
         {
-            await Task.Run(() => Gate.Wait(cancellationToken), cancellationToken);
+            // Bounded: a test that forgets to open the gate fails instead of hanging the run.
+            if (!await Task.Run(() => Gate.Wait(TimeSpan.FromMinutes(2), cancellationToken), cancellationToken))
+            {
+                throw new TimeoutException($"The upload of '{key}' waited 2 minutes at the test's gate.");
+            }
             if (FailUploads) throw new IOException("storage unavailable");
             Uploads.Enqueue((key, await File.ReadAllTextAsync(path, cancellationToken)));
             await base.UploadFileAsync(key, path, cancellationToken);
