@@ -29,8 +29,14 @@ public sealed record TrainerOptions
     /// <summary>Lease on a run while training it (15–60 s); renewed every third of it. A dead trainer's run is free after this.</summary>
     public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>LibTorch threads; null: the library's default.</summary>
+    /// <summary>
+    /// Threads to train with; null: every core this container may use (<see cref="Environment.ProcessorCount"/>, which
+    /// honours container CPU limits), so a trainer's speed follows the cores it is given. See TrainingOptions.Threads.
+    /// </summary>
     public int? Threads { get; init; }
+
+    /// <summary>The thread count a training run gets: <see cref="Threads"/>, or every core of the container.</summary>
+    public int TrainingThreads => Threads ?? Environment.ProcessorCount;
 
     /// <summary>
     /// Attempts on one run that may fail in a row (storage or broker errors, with no epoch finished in between) before
@@ -394,7 +400,7 @@ public sealed class TrainingJobs(IBlobStore blobs, RunStateStore states, IBus bu
         }
         activity?.SetTag("cremad.resumed", resume);
 
-        var trainingOptions = command.Config.ToTrainingOptions(options.Threads);
+        var trainingOptions = command.Config.ToTrainingOptions(options.TrainingThreads);
         var observer = new Observer(this, requestKey, runId, modelDirectory, modelPrefix, trainingOptions.Epochs, activity?.Context ?? parent, job);
         TrainingResult result;
         try
