@@ -1,4 +1,5 @@
 using CremaD.Datasets;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace CremaD.Learning.Tests;
@@ -200,5 +201,25 @@ public sealed class RecipeTests
         // 3 × 2 directions × (2·3H·(80 + H) + 2·3H·(2H + H)) with H = 256
         Assert.Equal(10_174_464, TrainingFlops.PerTrainFrame(new ModelOptions()));
         Assert.Equal(3 * 2 * 2 * 3 * 16 * (80 + 16), TrainingFlops.PerTrainFrame(new ModelOptions(HiddenSize: 16, NumLayers: 1)));
+    }
+
+    [Fact]
+    public void ShardLossesAddUpToTheBatchMeanLoss()
+    {
+        // Unbalanced classes, so the class weights differ and the divisor is a weight sum, not a clip count.
+        var train = SyntheticData.Clips(20, 3, "t").Where((c, i) => c.Label != 2 || i % 2 == 0).ToList();
+        var data = new TrainingData(train, SyntheticData.Clips(6, 4, "v"), SyntheticData.NormalisationOf(train), SyntheticData.ClassNames);
+        using var session = new TrainingSession(data, SyntheticData.TinyOptions(TrainingLoop.Fast) with { LabelSmoothing = 0.1 });
+        using var scope = NewDisposeScope();
+        var labels = new long[] { 0, 2, 1, 1, 0, 2, 2 };
+        var logits = randn(labels.Length, 3);
+        var mean = session.Loss(logits, tensor(labels)).item<float>();
+        using var divisor = ((float)session.LossDivisor(labels)).ToScalar();
+        float sum = 0;
+        foreach (var shard in new[] { new long[] { 0, 3, 5 }, [1, 2], [4, 6] })
+        {
+            sum += session.ShardLoss(logits.index_select(0, tensor(shard)), tensor(shard.Select(i => labels[i]).ToArray()), divisor).item<float>();
+        }
+        Assert.Equal(mean, sum, 5);
     }
 }
