@@ -40,7 +40,7 @@ public sealed record BenchmarkOptions
     /// <summary>Clips per pack blob of the dataset upload (<c>cremad dataset upload --pack-clips</c>); 0: one blob per file.</summary>
     public int PackClips { get; init; } = CremaD.BlobStaging.DatasetPacks.DefaultClipsPerPack;
 
-    /// <summary>LibTorch threads of the trainer, the evaluation service and the local run; null: the library's default.</summary>
+    /// <summary>Threads of the trainer, the evaluation service and the local run; null: every core.</summary>
     public int? Threads { get; init; }
 
     /// <summary>Skip the local `cremad run` (no overhead ratio).</summary>
@@ -72,7 +72,7 @@ public sealed record BenchmarkOptions
           --feature-instances LIST  feature-service processes to measure, e.g. 1,2 (default 1,2)
           --shard-size N            clips per feature shard (default 64)
           --pack-clips N            clips per pack blob of the dataset upload (default 256); 0: one blob per file
-          --threads N               LibTorch threads for training and evaluation, both paths (default: library default)
+          --threads N               threads for training and evaluation, both paths (default: every core)
           --skip-local              do not run the local pipeline (no overhead ratio)
           --json                    print the results as JSON only
           --out FILE                also write the JSON results to FILE

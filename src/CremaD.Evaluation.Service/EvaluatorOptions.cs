@@ -7,7 +7,7 @@ public sealed record EvaluatorOptions
 {
     public const string SectionName = "Evaluation";
 
-    /// <summary>LibTorch threads; null: the library's default.</summary>
+    /// <summary>LibTorch threads; null: every core this container may use (Environment.ProcessorCount).</summary>
     public int? Threads { get; init; }
 
     public RunDevice Device { get; init; } = RunDevice.Auto;

@@ -51,6 +51,28 @@ public static class Batching
         return Slice(sorted, maxClips);
     }
 
+    /// <summary>
+    /// Splits one batch (its clips' <paramref name="frames"/>) into at most <paramref name="shards"/> shards of similar
+    /// cost for data-parallel training: clips are dealt longest first in a snake order (0, 1, …, n−1, n−1, …, 0, 0, …), so
+    /// the shards' total and longest lengths are close. Returns positions in the batch, ascending within each shard;
+    /// the split depends only on the lengths and the shard count.
+    /// </summary>
+    public static int[][] Shards(IReadOnlyList<int> frames, int shards)
+    {
+        ArgumentNullException.ThrowIfNull(frames);
+        if (shards < 1) throw new ArgumentOutOfRangeException(nameof(shards), shards, "At least one shard is needed.");
+        var count = Math.Min(shards, frames.Count);
+        var members = Enumerable.Range(0, count).Select(_ => new List<int>()).ToArray();
+        var longestFirst = Enumerable.Range(0, frames.Count).OrderByDescending(i => frames[i]).ThenBy(i => i).ToArray();
+        for (var k = 0; k < longestFirst.Length; k++)
+        {
+            var round = k / count;
+            var slot = k % count;
+            members[round % 2 == 0 ? slot : count - 1 - slot].Add(longestFirst[k]);
+        }
+        return members.Select(m => m.Order().ToArray()).ToArray();
+    }
+
     private static int[][] Slice(int[] order, int batchSize)
     {
         var batches = new int[(order.Length + batchSize - 1) / batchSize][];

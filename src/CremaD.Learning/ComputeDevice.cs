@@ -27,20 +27,19 @@ public static class ComputeDevice
     /// </summary>
     public static void WarmUp()
     {
-        _ = LibTorchDefaultThreads.Value;
         using var scope = NewDisposeScope();
         _ = (ones(8) * 2).sum().item<float>();
     }
 
-    private static readonly Lazy<int> LibTorchDefaultThreads = new(get_num_threads);
-
     /// <summary>
-    /// Sets LibTorch's intra-op thread count (null: LibTorch's own default, one per core, even if an earlier run in
-    /// this process changed it) and returns the count in effect.
+    /// Sets LibTorch's intra-op thread count for the calling thread (LibTorch's setting is per thread; threads started
+    /// later begin with the last value set) and returns the count in effect. Null: one per processor this process may
+    /// use (Environment.ProcessorCount, which honours container CPU limits), not LibTorch's own default, which can be
+    /// lower.
     /// </summary>
     public static int ApplyThreads(int? threads)
     {
-        var count = threads ?? LibTorchDefaultThreads.Value;
+        var count = threads ?? Environment.ProcessorCount;
         if (get_num_threads() != count) set_num_threads(count);
         return get_num_threads();
     }

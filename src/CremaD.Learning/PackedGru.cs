@@ -14,7 +14,7 @@ public enum GruKernel
     /// <summary>
     /// <see cref="PackedGru"/>: the same equations with a hand-written backward pass that computes each recurrent
     /// weight gradient with ONE matrix product over all frames instead of one small product (and one full-size
-    /// gradient accumulation) per time step, and that runs a layer's two directions concurrently on two threads.
+    /// gradient accumulation) per time step, and that can run a layer's two directions concurrently on two threads.
     /// </summary>
     Fused,
 }
@@ -61,7 +61,14 @@ internal sealed class PackedSteps
 internal static class PackedGru
 {
     /// <summary>The top layer's final hidden states, forward ‖ backward, in the packed batch's original order: (batch, 2H).</summary>
-    public static Tensor TopLayerSummary(GRU gru, ModelOptions options, PackedSequence input, bool training)
+    /// <param name="concurrentDirections">
+    /// Run each layer's two directions, input projections included, on two threads (each with the calling thread's
+    /// intra-op thread count); otherwise project both directions with one matrix product and run the directions one
+    /// after the other on the calling thread.
+    /// </param>
+    /// <param name="dropoutGenerator">Source of the inter-layer dropout masks (null: LibTorch's default generator).</param>
+    public static Tensor TopLayerSummary(GRU gru, ModelOptions options, PackedSequence input, bool training, bool concurrentDirections,
+        Generator? dropoutGenerator)
     {
         long[] batchSizes;
         using (var cpuSizes = input.batch_sizes.cpu()) batchSizes = cpuSizes.data<long>().ToArray();
@@ -69,21 +76,31 @@ internal static class PackedGru
         var parameters = new Dictionary<string, Parameter>();
         foreach (var (name, parameter) in gru.named_parameters()) parameters[name] = parameter;
         var hidden = options.HiddenSize;
+        var run = new GruLayer.Run(concurrentDirections, get_num_threads());
 
         var layerInput = input.data;
         Tensor? output = null;
         for (var layer = 0; layer < options.NumLayers; layer++)
         {
-            // Input projections for all frames and both directions in one matrix product.
-            var weightIh = cat([parameters[$"weight_ih_l{layer}"], parameters[$"weight_ih_l{layer}_reverse"]], 0);
-            var biasIh = cat([parameters[$"bias_ih_l{layer}"], parameters[$"bias_ih_l{layer}_reverse"]], 0);
-            var projections = nn.functional.linear(layerInput, weightIh, biasIh);
-            output = GruLayer.apply(projections,
-                parameters[$"weight_hh_l{layer}"], parameters[$"bias_hh_l{layer}"],
-                parameters[$"weight_hh_l{layer}_reverse"], parameters[$"bias_hh_l{layer}_reverse"], steps);
+            Tensor Weight(string kind, string suffix = "") => parameters[$"{kind}_l{layer}{suffix}"];
+            if (concurrentDirections)
+            {
+                // Each direction thread projects the input itself: no matrix product is left for one thread alone.
+                output = GruLayer.apply(layerInput, Weight("weight_hh"), Weight("bias_hh"), Weight("weight_hh", "_reverse"), Weight("bias_hh", "_reverse"),
+                    Weight("weight_ih"), Weight("bias_ih"), Weight("weight_ih", "_reverse"), Weight("bias_ih", "_reverse"), steps, run);
+            }
+            else
+            {
+                // Input projections for all frames and both directions in one matrix product.
+                var weightIh = cat([Weight("weight_ih"), Weight("weight_ih", "_reverse")], 0);
+                var biasIh = cat([Weight("bias_ih"), Weight("bias_ih", "_reverse")], 0);
+                var projections = nn.functional.linear(layerInput, weightIh, biasIh);
+                output = GruLayer.apply(projections, Weight("weight_hh"), Weight("bias_hh"), Weight("weight_hh", "_reverse"), Weight("bias_hh", "_reverse"),
+                    null!, null!, null!, null!, steps, run);
+            }
             // Between layers, as nn.GRU does: dropout on the lower layer's output when training.
             layerInput = layer < options.NumLayers - 1 && training && options.Dropout > 0
-                ? nn.functional.dropout(output, options.Dropout, training: true)
+                ? ModelDropout.Apply(output, options.Dropout, dropoutGenerator)
                 : output;
         }
 
@@ -95,39 +112,64 @@ internal static class PackedGru
 }
 
 /// <summary>
-/// Both directions of one GRU layer over a packed batch, given the input projections of every frame
-/// (rows × 6H: forward gates then backward gates). Returns every frame's hidden state, forward ‖ backward
-/// (rows × 2H), in packed order. The two directions are independent, so forward and backward passes run them
-/// concurrently. The backward pass keeps the per-step recursion for the hidden state but collects the gate
-/// gradients of all frames and forms dW_hh and db_hh with one matrix product at the end.
+/// Both directions of one GRU layer over a packed batch. Returns every frame's hidden state, forward ‖ backward
+/// (rows × 2H), in packed order. The backward pass keeps the per-step recursion for the hidden state but collects the
+/// gate gradients of all frames and forms dW_hh and db_hh with one matrix product at the end. Two forms:
+/// <list type="bullet">
+/// <item>given the input projections of every frame (rows × 6H: forward gates then backward gates, computed by the
+/// caller with one matrix product whose gradient autograd forms), the directions run one after the other on the
+/// calling thread;</item>
+/// <item>given the layer's input and the W_ih/b_ih of both directions, the two directions are independent from the
+/// input on: each runs on its own thread, projecting the input, running the recurrence and, in the backward pass,
+/// forming its dW_ih, db_ih and its share of the input gradient (added on the calling thread). Only the two threads'
+/// dispatch and that one addition are left between them.</item>
+/// </list>
 /// </summary>
-/// <remarks>Arguments: projections, weight_hh, bias_hh, weight_hh_reverse, bias_hh_reverse, <see cref="PackedSteps"/>.</remarks>
+/// <remarks>
+/// Arguments: projections or input; weight_hh, bias_hh, weight_hh_reverse, bias_hh_reverse; weight_ih, bias_ih,
+/// weight_ih_reverse, bias_ih_reverse (null when projections are given); <see cref="PackedSteps"/>; <see cref="Run"/>.
+/// </remarks>
 internal sealed class GruLayer : autograd.SingleTensorFunction<GruLayer>
 {
+    /// <param name="Concurrent">Run the directions on two threads (required with input weights, ignored with projections).</param>
+    /// <param name="Threads">LibTorch intra-op threads of each direction thread.</param>
+    internal sealed record Run(bool Concurrent, int Threads);
+
     public override string Name => nameof(GruLayer);
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
-        var projections = (Tensor)vars[0];
-        var steps = (PackedSteps)vars[5];
+        var first = (Tensor)vars[0];
         var weights = new[] { (Tensor)vars[1], (Tensor)vars[3] };
         var biases = new[] { (Tensor)vars[2], (Tensor)vars[4] };
+        var projecting = vars[5] is Tensor;
+        var inputWeights = projecting ? new[] { (Tensor)vars[5], (Tensor)vars[7] } : null;
+        var inputBiases = projecting ? new[] { (Tensor)vars[6], (Tensor)vars[8] } : null;
+        var steps = (PackedSteps)vars[9];
+        var run = (Run)vars[10];
         var hidden = weights[0].shape[1];
         var rows = steps.Rows;
-        var options = (projections.dtype, projections.device);
+        var options = (first.dtype, first.device);
 
         // Everything the threads write is allocated here, on the calling thread, so it belongs to the caller's scope.
         var output = empty(rows, 2 * hidden, dtype: options.dtype, device: options.device);
         var saved = new DirectionBuffers[2];
         for (var d = 0; d < 2; d++) saved[d] = DirectionBuffers.Allocate(rows, hidden, options.dtype, options.device);
-        var threads = get_num_threads();
-        RunBoth(threads, direction => Forward(
-            projections.narrow(1, direction * 3 * hidden, 3 * hidden), weights[direction], biases[direction], steps,
-            reverse: direction == 1, output.narrow(1, direction * hidden, hidden), saved[direction]));
+        RunBoth(projecting, run.Threads, direction =>
+        {
+            var projections = inputWeights is null
+                ? first.narrow(1, direction * 3 * hidden, 3 * hidden)
+                : addmm(inputBiases![direction], first, inputWeights[direction].t(), beta: 1, alpha: 1);
+            Forward(projections, weights[direction], biases[direction], steps, reverse: direction == 1,
+                output.narrow(1, direction * hidden, hidden), saved[direction]);
+        });
 
-        ctx.save_for_backward([weights[0], weights[1], .. saved[0].All, .. saved[1].All]);
+        ctx.save_for_backward([weights[0], weights[1], .. saved[0].All, .. saved[1].All, .. projecting ? [first, .. inputWeights!] : Array.Empty<Tensor>()]);
         ctx.save_data("steps", steps);
-        ctx.save_data("threads", threads);
+        ctx.save_data("run", run);
+        ctx.save_data("projecting", projecting);
+        // Only the first layer's input (the features) needs no gradient.
+        ctx.save_data("inputNeedsGradient", projecting && first.requires_grad);
         return output;
     }
 
@@ -137,36 +179,79 @@ internal sealed class GruLayer : autograd.SingleTensorFunction<GruLayer>
         var weights = new[] { saved[0], saved[1] };
         var buffers = new[] { DirectionBuffers.From(saved, 2), DirectionBuffers.From(saved, 2 + DirectionBuffers.Count) };
         var steps = (PackedSteps)ctx.get_data("steps");
-        var threads = (int)ctx.get_data("threads");
+        var run = (Run)ctx.get_data("run");
+        var projecting = (bool)ctx.get_data("projecting");
+        var inputNeedsGradient = (bool)ctx.get_data("inputNeedsGradient");
         var hidden = weights[0].shape[1];
         var gradOutputs = gradOutput.contiguous();
+        var options = (gradOutput.dtype, gradOutput.device);
 
-        var gradProjections = empty(steps.Rows, 6 * hidden, dtype: gradOutput.dtype, device: gradOutput.device);
         var gradWeights = new Tensor[2];
         var gradBiases = new Tensor[2];
         for (var d = 0; d < 2; d++)
         {
             gradWeights[d] = empty_like(weights[d]);
-            gradBiases[d] = empty(3 * hidden, dtype: gradOutput.dtype, device: gradOutput.device);
+            gradBiases[d] = empty(3 * hidden, dtype: options.dtype, device: options.device);
         }
-        RunBoth(threads, direction => Backward(
-            gradOutputs.narrow(1, direction * hidden, hidden), weights[direction], steps, reverse: direction == 1, buffers[direction],
-            gradProjections.narrow(1, direction * 3 * hidden, 3 * hidden), gradWeights[direction], gradBiases[direction]));
-        return [gradProjections, gradWeights[0], gradBiases[0], gradWeights[1], gradBiases[1], null!];
+        if (!projecting)
+        {
+            var gradProjections = empty(steps.Rows, 6 * hidden, dtype: options.dtype, device: options.device);
+            RunBoth(false, run.Threads, direction => Backward(
+                gradOutputs.narrow(1, direction * hidden, hidden), weights[direction], steps, reverse: direction == 1, buffers[direction],
+                gradProjections.narrow(1, direction * 3 * hidden, 3 * hidden), gradWeights[direction], gradBiases[direction]));
+            return [gradProjections, gradWeights[0], gradBiases[0], gradWeights[1], gradBiases[1], null!, null!, null!, null!, null!, null!];
+        }
+
+        var input = saved[2 + 2 * DirectionBuffers.Count];
+        var inputWeights = new[] { saved[3 + 2 * DirectionBuffers.Count], saved[4 + 2 * DirectionBuffers.Count] };
+        var gradInputWeights = new Tensor[2];
+        var gradInputBiases = new Tensor[2];
+        var gradInputs = new Tensor?[2];
+        for (var d = 0; d < 2; d++)
+        {
+            gradInputWeights[d] = empty_like(inputWeights[d]);
+            gradInputBiases[d] = empty(3 * hidden, dtype: options.dtype, device: options.device);
+            gradInputs[d] = inputNeedsGradient ? empty_like(input) : null;
+        }
+        RunBoth(true, run.Threads, direction =>
+        {
+            var gradProjections = empty(steps.Rows, 3 * hidden, dtype: options.dtype, device: options.device);
+            Backward(gradOutputs.narrow(1, direction * hidden, hidden), weights[direction], steps, reverse: direction == 1, buffers[direction],
+                gradProjections, gradWeights[direction], gradBiases[direction]);
+            // projections = input · W_ihᵀ + b_ih
+            gradInputWeights[direction].copy_(gradProjections.t().mm(input));
+            gradInputBiases[direction].copy_(gradProjections.sum(0L, keepdim: false));
+            gradInputs[direction]?.copy_(gradProjections.mm(inputWeights[direction]));
+        });
+        Tensor? gradInput = null;
+        if (inputNeedsGradient)
+        {
+            using var one = Constants.One();
+            gradInput = gradInputs[0]!.add_(gradInputs[1]!, one);
+        }
+        return [gradInput!, gradWeights[0], gradBiases[0], gradWeights[1], gradBiases[1],
+            gradInputWeights[0], gradInputBiases[0], gradInputWeights[1], gradInputBiases[1], null!, null!];
     }
 
     /// <summary>
-    /// Runs the two directions on two threads, each with <paramref name="threads"/> intra-op threads (LibTorch's
-    /// setting is per thread), without gradient recording (the caller's autograd mode does not reach a new thread).
+    /// Runs the two directions without gradient recording (the caller's autograd mode does not reach a new thread):
+    /// concurrently on two threads, each with <paramref name="threads"/> intra-op threads (LibTorch's setting is per
+    /// thread), or one after the other on the calling thread with its own setting.
     /// </summary>
-    private static void RunBoth(int threads, Action<int> direction)
+    private static void RunBoth(bool concurrent, int threads, Action<int> direction)
     {
         void Run(int d)
         {
-            if (get_num_threads() != threads) set_num_threads(threads);
+            if (concurrent && get_num_threads() != threads) set_num_threads(threads);
             using var noGrad = no_grad();
             using var scope = NewDisposeScope();
             direction(d);
+        }
+        if (!concurrent)
+        {
+            Run(0);
+            Run(1);
+            return;
         }
         var backwardDirection = Task.Run(() => Run(1));
         try

@@ -16,6 +16,12 @@ public static class Seeds
     /// <summary>Seed for the host generator during <paramref name="epoch"/> (1-based).</summary>
     public static int Host(int seed, int epoch) => (int)(Mix(seed, epoch, 0x4057) & int.MaxValue);
 
+    /// <summary>
+    /// Seed for the dropout generator of data-parallel shard <paramref name="shard"/> (0-based) during
+    /// <paramref name="epoch"/>; a single-shard run draws its dropout from LibTorch's generator (<see cref="Torch"/>).
+    /// </summary>
+    public static long Dropout(int seed, int epoch, int shard) => Mix(seed, epoch, 0xD000 + shard);
+
     /// <summary>SplitMix64 finaliser over the three inputs; non-negative so every LibTorch build accepts it.</summary>
     private static long Mix(int seed, int epoch, int stream)
     {

@@ -49,17 +49,40 @@ public sealed class SerModel : nn.Module<PackedSequence, Tensor>
     /// </summary>
     public GruKernel Kernel { get; set; } = GruKernel.Native;
 
-    public override Tensor forward(PackedSequence input)
+    /// <summary>
+    /// Whether the fused kernel runs each layer's two directions, input projections included, concurrently on two
+    /// threads (each with the calling thread's LibTorch intra-op thread count) instead of one after the other on the
+    /// calling thread. Same function; the gradients differ only by float rounding (the input projection's matrix
+    /// products are split by direction).
+    /// </summary>
+    public bool ConcurrentGruDirections { get; set; }
+
+    public override Tensor forward(PackedSequence input) => Forward(input, dropoutGenerator: null);
+
+    /// <summary>
+    /// The forward pass, drawing every dropout mask from <paramref name="dropoutGenerator"/> (null: LibTorch's default
+    /// generator, as <see cref="nn.Module{T, TResult}.call"/> does). Threads that run the model concurrently each pass
+    /// their own generator, so their masks do not depend on how the threads interleave.
+    /// </summary>
+    public Tensor Forward(PackedSequence input, Generator? dropoutGenerator)
     {
         var fused = Kernel == GruKernel.Fused && is_grad_enabled();
-        using var summary = fused ? PackedGru.TopLayerSummary(gru, Options, input, training) : NativeSummary(input);
+        // nn.GRU draws its inter-layer dropout masks from the default generator; only the fused kernel can take another.
+        if (dropoutGenerator is not null && !fused && training && is_grad_enabled() && Options.NumLayers > 1 && Options.Dropout > 0)
+            throw new InvalidOperationException("A dropout generator needs the fused GRU kernel when training a multi-layer GRU.");
+        using var summary = fused
+            ? PackedGru.TopLayerSummary(gru, Options, input, training, ConcurrentGruDirections, dropoutGenerator)
+            : NativeSummary(input);
         using var normalised = norm.call(summary);
-        using var dropped1 = dropout1.call(normalised);
+        using var dropped1 = Dropout(dropout1, normalised, dropoutGenerator);
         using var hidden = fc1.call(dropped1);
         using var activated = relu.call(hidden);
-        using var dropped2 = dropout2.call(activated);
+        using var dropped2 = Dropout(dropout2, activated, dropoutGenerator);
         return fc2.call(dropped2);
     }
+
+    private static Tensor Dropout(Dropout module, Tensor input, Generator? generator) =>
+        generator is null || !module.training ? module.call(input) : ModelDropout.Apply(input, module.p, generator);
 
     private Tensor NativeSummary(PackedSequence input)
     {

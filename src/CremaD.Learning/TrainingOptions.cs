@@ -54,9 +54,11 @@ public sealed record TrainingOptions
     /// </summary>
     public TrainingLoop Loop { get; init; } = TrainingLoop.Fast;
     /// <summary>
-    /// LibTorch intra-op threads (torch.set_num_threads). The fast loop runs each GRU layer's two directions
-    /// concurrently, so there it is the count per direction, and null means half the processors; for the reference
-    /// loop null keeps LibTorch's default (one per core). Results are reproducible for a fixed value.
+    /// Threads the run uses; null: every processor (Environment.ProcessorCount, which honours container CPU limits).
+    /// The fast loop plans them itself (<see cref="TrainingThreads"/>: concurrent GRU directions, from four threads on
+    /// also data-parallel shards, each thread with one LibTorch intra-op thread); the reference loop gives them all to
+    /// LibTorch's intra-op parallelism (torch.set_num_threads). The same seed and thread count give the same history
+    /// and weights; one thread gives exactly the numbers the fast loop gave before it had threads.
     /// </summary>
     public int? Threads { get; init; }
 

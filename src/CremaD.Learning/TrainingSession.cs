@@ -21,6 +21,7 @@ internal sealed record EpochMeasurement(EpochRecord Record, double TrainSeconds,
 internal sealed class TrainingSession : IDisposable
 {
     private readonly Tensor? classWeights;
+    private readonly float[]? classWeightValues;
     private readonly optim.lr_scheduler.LRScheduler scheduler;
     private readonly IEpochLoop loop;
     private readonly Parameter[] parameters;
@@ -34,14 +35,18 @@ internal sealed class TrainingSession : IDisposable
         Data = data;
         Options = options;
         Device = ComputeDevice.Resolve(options.Device);
-        // The fused kernel of the fast loop runs a layer's two directions on two threads, each with this many intra-op threads.
-        Threads = ComputeDevice.ApplyThreads(options.Threads ?? (options.Loop == TrainingLoop.Fast ? FastLoop.DefaultThreadsPerDirection : null));
+        Threads = options.Threads ?? TrainingThreads.DefaultThreads;
+        // The reference loop gives every thread to LibTorch's intra-op parallelism; the fast loop plans them (TrainingThreads),
+        // and this thread runs shard 0 of every step.
+        ThreadPlan = options.Loop == TrainingLoop.Fast ? TrainingThreads.For(Threads) : null;
+        ComputeDevice.ApplyThreads(ThreadPlan is null ? Threads : TrainingThreads.IntraOpThreads);
 
         manual_seed(Seeds.Initialisation(options.Seed));
         if (Device.type == DeviceType.CUDA) cuda.manual_seed_all(Seeds.Initialisation(options.Seed));
         Model = new SerModel(options.ToModelOptions(data.Classes))
         {
             Kernel = options.Loop == TrainingLoop.Fast ? GruKernel.Fused : GruKernel.Native,
+            ConcurrentGruDirections = ThreadPlan?.ConcurrentDirections ?? false,
         };
         Model.to(Device);
         parameters = Model.parameters().ToArray();
@@ -50,7 +55,8 @@ internal sealed class TrainingSession : IDisposable
             weight_decay: options.WeightDecay);
         // One scheduler step per epoch over T_max = epochs; the constructor's own step leaves the initial rate in place.
         scheduler = optim.lr_scheduler.CosineAnnealingLR(Optimizer, options.Epochs);
-        classWeights = options.UseClassWeights ? tensor(ClassWeights.Balanced(data.Train, data.Classes)).to(Device) : null;
+        classWeightValues = options.UseClassWeights ? ClassWeights.Balanced(data.Train, data.Classes) : null;
+        classWeights = classWeightValues is null ? null : tensor(classWeightValues).to(Device);
         Normaliser = new FeatureNormaliser(data.Normalisation, Device);
         Augment = options.UseSpecAugment ? SpecAugment.Recipe : null;
         loop = options.Loop switch
@@ -64,7 +70,12 @@ internal sealed class TrainingSession : IDisposable
     public TrainingData Data { get; }
     public TrainingOptions Options { get; }
     public Device Device { get; }
+
+    /// <summary>Threads the run uses in total (<see cref="TrainingOptions.Threads"/>, by default every processor).</summary>
     public int Threads { get; }
+
+    /// <summary>How the fast loop uses <see cref="Threads"/>; null for the reference loop.</summary>
+    public TrainingThreads? ThreadPlan { get; }
     public SerModel Model { get; }
     public AdamW Optimizer { get; }
     public FeatureNormaliser Normaliser { get; }
@@ -90,6 +101,8 @@ internal sealed class TrainingSession : IDisposable
         var random = new Random(Seeds.Host(Options.Seed, epoch));
         var learningRate = LearningRate;
 
+        // LibTorch's intra-op setting is per thread: this one may not be the thread that built the session.
+        ComputeDevice.ApplyThreads(ThreadPlan is null ? Threads : TrainingThreads.IntraOpThreads);
         var clock = Stopwatch.StartNew();
         Model.train();
         var train = loop.Train(this, epoch, random, observer, cancellationToken);
@@ -114,6 +127,50 @@ internal sealed class TrainingSession : IDisposable
     {
         Optimizer.zero_grad();
         loss.backward();
+        ClipAndStep();
+    }
+
+    /// <summary>
+    /// The divisor that makes the sum of a batch's shard losses (<see cref="ShardLoss"/>) its mean loss: the sum of the
+    /// batch's class weights, as cross_entropy's mean reduction divides by it, or the clip count without weights.
+    /// </summary>
+    public double LossDivisor(IEnumerable<long> labels) =>
+        classWeightValues is { } weights ? labels.Sum(label => (double)weights[label]) : labels.Count();
+
+    /// <summary>
+    /// One shard's part of the batch loss: the recipe's loss summed over the shard's clips (for cross-entropy with
+    /// label smoothing and class weights the mean reduction is exactly that sum over the sum of the target classes'
+    /// weights), divided by <paramref name="divisor"/> (the whole batch's <see cref="LossDivisor"/>).
+    /// </summary>
+    public Tensor ShardLoss(Tensor logits, Tensor labels, Scalar divisor)
+    {
+        using var sum = nn.functional.cross_entropy(logits, labels, classWeights, reduction: nn.Reduction.Sum,
+            label_smoothing: Options.LabelSmoothing);
+        return sum.div(divisor);
+    }
+
+    /// <summary>The gradient of every trainable parameter, in <see cref="StepWithGradients"/>'s order.</summary>
+    public IList<Tensor> Gradients(Tensor loss) => autograd.grad([loss], parameters);
+
+    /// <summary>
+    /// One optimiser step on the sum of the shards' gradients (each from <see cref="Gradients"/>), added in shard order
+    /// so the result does not depend on which shard finished first; then clipping and AdamW as in <see cref="Step"/>.
+    /// </summary>
+    public void StepWithGradients(IReadOnlyList<IList<Tensor>> shardGradients)
+    {
+        // Held, not implicit (see GruLayer.Constants): other threads of the host may be allocating.
+        using var one = 1.0f.ToScalar();
+        for (var p = 0; p < parameters.Length; p++)
+        {
+            var sum = shardGradients[0][p];
+            for (var shard = 1; shard < shardGradients.Count; shard++) sum.add_(shardGradients[shard][p], one);
+            parameters[p].grad = sum;
+        }
+        ClipAndStep();
+    }
+
+    private void ClipAndStep()
+    {
         nn.utils.clip_grad_norm_(parameters, Options.GradClip);
         Optimizer.step();
     }
@@ -236,15 +293,13 @@ internal sealed class ReferenceLoop : IEpochLoop
 /// gradients, cheaper backward pass), features are resident in one normalised tensor per partition (a step takes
 /// views, cloning only the clips it augments), batches are length-bucketed (fewer packed time steps per batch),
 /// correct counts accumulate on the device and are read once per epoch, and validation runs in large
-/// length-sorted batches with one read-back at the end.
+/// length-sorted batches with one read-back at the end. Threads are used as <see cref="TrainingThreads"/> plans:
+/// concurrent GRU directions, and with more than one shard, data parallelism with per-shard dropout generators.
 /// </summary>
 internal sealed class FastLoop : IEpochLoop, IDisposable
 {
     /// <summary>Batches per length-sorting pool: big enough that a batch's lengths are close, small enough to keep batches varied.</summary>
     public const int PoolBatches = 32;
-
-    /// <summary>Intra-op threads per GRU direction when none are requested: the two directions then use every processor.</summary>
-    public static int DefaultThreadsPerDirection => Math.Max(1, Environment.ProcessorCount / 2);
 
     /// <summary>Clips per validation batch; evaluation keeps no activations for backward, so large batches are cheap.</summary>
     public const int ValidationBatchClips = 128;
@@ -253,6 +308,9 @@ internal sealed class FastLoop : IEpochLoop, IDisposable
     private readonly ResidentClips validation;
     private readonly int[][] validationBatches;
     private readonly Tensor[] validationTargets;
+    private readonly WorkerTeam? team;
+    private readonly int shards;
+    private readonly Generator[] dropoutGenerators;
 
     public FastLoop(TrainingSession session)
     {
@@ -260,12 +318,21 @@ internal sealed class FastLoop : IEpochLoop, IDisposable
         validation = ResidentClips.Build(session.Data.Validation, session.Normaliser, session.Device);
         validationBatches = Batching.ByLength(validation.Frames, ValidationBatchClips);
         validationTargets = validationBatches.Select(batch => session.ToDevice(tensor(batch.Select(i => validation.Labels[i]).ToArray()))).ToArray();
+        var plan = session.ThreadPlan ?? throw new ArgumentException("The fast loop needs a thread plan.", nameof(session));
+        team = plan.Threads > 1 ? new WorkerTeam(plan.Threads, TrainingThreads.IntraOpThreads) : null;
+        shards = plan.Shards;
+        // One generator per shard: shards draw dropout masks concurrently, and the default generator would hand out its
+        // numbers in whatever order the threads happen to ask. A single shard keeps drawing from the default one.
+        dropoutGenerators = shards > 1 ? Enumerable.Range(0, shards).Select(_ => new Generator(0, session.Device)).ToArray() : [];
     }
 
     public EpochTotals Train(TrainingSession session, int epoch, Random random, ITrainingObserver? observer, CancellationToken cancellationToken)
     {
         var batches = Batching.LengthBucketed(train.Frames, session.Options.BatchSize, PoolBatches, random);
+        for (var shard = 0; shard < dropoutGenerators.Length; shard++)
+            dropoutGenerators[shard].manual_seed(Seeds.Dropout(session.Options.Seed, epoch, shard));
         using var correct = zeros(1, dtype: ScalarType.Int64, device: session.Device);
+        long shardedCorrect = 0;
         double lossSum = 0;
         long frames = 0;
         var done = 0;
@@ -291,53 +358,111 @@ internal sealed class FastLoop : IEpochLoop, IDisposable
                 labels[i] = train.Labels[clip];
                 frames += train.Frames[clip];
             }
-            var target = session.ToDevice(tensor(labels));
-            var logits = session.Model.call(pack_sequence(sequences, enforce_sorted: false));
-            var loss = session.Loss(logits, target);
-            session.Step(loss);
-
-            correct.add_(logits.argmax(1).eq(target).sum());
-            var batchLoss = loss.item<float>();
+            float batchLoss;
+            if (shards == 1)
+            {
+                var target = session.ToDevice(tensor(labels));
+                var logits = session.Model.call(pack_sequence(sequences, enforce_sorted: false));
+                var loss = session.Loss(logits, target);
+                session.Step(loss);
+                correct.add_(logits.argmax(1).eq(target).sum());
+                batchLoss = loss.item<float>();
+            }
+            else
+            {
+                var (shardLoss, shardCorrect) = ShardedStep(session, team!, batch.Select(clip => train.Frames[clip]).ToArray(), sequences, labels);
+                batchLoss = shardLoss;
+                shardedCorrect += shardCorrect;
+            }
             lossSum += batchLoss * (double)batch.Length;
             done += batch.Length;
             observer?.OnBatchCompleted(new BatchProgress(epoch, b + 1, batches.Length, done, train.Count, batchLoss));
         }
-        return new EpochTotals(lossSum / train.Count, correct.item<long>() / (double)train.Count, frames, batches.Length);
+        var totalCorrect = correct.item<long>() + shardedCorrect;
+        return new EpochTotals(lossSum / train.Count, totalCorrect / (double)train.Count, frames, batches.Length);
+    }
+
+    /// <summary>
+    /// One data-parallel step: the batch split into shards (<see cref="Batching.Shards"/>), each shard's forward pass,
+    /// loss share (<see cref="TrainingSession.ShardLoss"/>) and gradients on its own thread with its own dropout
+    /// generator, then the gradients summed in shard order and one optimiser step. Returns the batch's mean loss (the
+    /// sum of the shares) and its correct count.
+    /// </summary>
+    private (float Loss, long Correct) ShardedStep(TrainingSession session, WorkerTeam workers, int[] frames, Tensor[] sequences, long[] labels)
+    {
+        var members = Batching.Shards(frames, shards);
+        var divisor = session.LossDivisor(labels);
+        var gradients = new IList<Tensor>[members.Length];
+        var losses = new float[members.Length];
+        var corrects = new long[members.Length];
+        try
+        {
+            workers.Run(members.Length, shard =>
+            {
+                // Scalars held for the whole shard: the shards allocate concurrently (see GruLayer.Constants).
+                using var divisorScalar = ((float)divisor).ToScalar();
+                using var scope = NewDisposeScope();
+                var clips = members[shard];
+                var target = session.ToDevice(tensor(clips.Select(i => labels[i]).ToArray()));
+                var logits = session.Model.Forward(pack_sequence(clips.Select(i => sequences[i]), enforce_sorted: false), dropoutGenerators[shard]);
+                var loss = session.ShardLoss(logits, target, divisorScalar);
+                var shardGradients = session.Gradients(loss);
+                foreach (var gradient in shardGradients) gradient.MoveToOuterDisposeScope();
+                gradients[shard] = shardGradients;
+                losses[shard] = loss.item<float>();
+                corrects[shard] = logits.argmax(1).eq(target).sum().item<long>();
+            });
+            session.StepWithGradients(gradients);
+        }
+        finally
+        {
+            foreach (var shardGradients in gradients)
+            {
+                if (shardGradients is null) continue;
+                foreach (var gradient in shardGradients) gradient.Dispose();
+            }
+        }
+        var batchLoss = 0f;
+        foreach (var loss in losses) batchLoss += loss;
+        return (batchLoss, corrects.Sum());
     }
 
     public (double Loss, double Accuracy) Validate(TrainingSession session)
     {
-        // Evaluation runs the native kernel on one thread: give it the threads both directions used in training.
-        set_num_threads(Math.Max(session.Threads, Math.Min(2 * session.Threads, Environment.ProcessorCount)));
-        try
+        // Batches are fixed and each is computed alone with one intra-op thread, so their results do not depend on the
+        // thread count; the sums run in batch order: ((0 + loss₀·n₀) + loss₁·n₁) + … in float64, as a tensor sum would.
+        var losses = new double[validationBatches.Length];
+        var corrects = new long[validationBatches.Length];
+        void ValidateBatch(int b)
         {
-            return ValidateBatches(session);
-        }
-        finally
-        {
-            set_num_threads(session.Threads);
-        }
-    }
-
-    private (double Loss, double Accuracy) ValidateBatches(TrainingSession session)
-    {
-        using var noGrad = no_grad();
-        using var lossSum = zeros(1, dtype: ScalarType.Float64, device: session.Device);
-        using var correct = zeros(1, dtype: ScalarType.Int64, device: session.Device);
-        for (var b = 0; b < validationBatches.Length; b++)
-        {
+            using var noGrad = no_grad();
             using var scope = NewDisposeScope();
             var batch = validationBatches[b];
             var logits = session.Model.call(pack_sequence(batch.Select(validation.View), enforce_sorted: false));
             var target = validationTargets[b];
-            lossSum.add_(session.Loss(logits, target).to(ScalarType.Float64) * batch.Length);
-            correct.add_(logits.argmax(1).eq(target).sum());
+            losses[b] = session.Loss(logits, target).item<float>() * (double)batch.Length;
+            corrects[b] = logits.argmax(1).eq(target).sum().item<long>();
         }
-        return (lossSum.item<double>() / validation.Count, correct.item<long>() / (double)validation.Count);
+        if (team is null)
+        {
+            for (var b = 0; b < validationBatches.Length; b++) ValidateBatch(b);
+        }
+        else
+        {
+            team.Run(Math.Min(team.Size, validationBatches.Length), member =>
+            {
+                for (var b = member; b < validationBatches.Length; b += team.Size) ValidateBatch(b);
+            });
+        }
+        double lossSum = 0;
+        foreach (var loss in losses) lossSum += loss;
+        return (lossSum / validation.Count, corrects.Sum() / (double)validation.Count);
     }
 
     public void Dispose()
     {
+        team?.Dispose();
+        foreach (var generator in dropoutGenerators) generator.Dispose();
         foreach (var target in validationTargets) target.Dispose();
         train.Dispose();
         validation.Dispose();

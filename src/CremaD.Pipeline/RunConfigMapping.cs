@@ -6,7 +6,7 @@ namespace CremaD.Pipeline;
 /// <summary>The run recipe of the contracts as the trainer's options (same flags, same defaults).</summary>
 public static class RunConfigMapping
 {
-    /// <param name="threads">LibTorch threads of this trainer (a property of the machine, not of the run).</param>
+    /// <param name="threads">Threads of this trainer (a property of the machine, not of the run); null: every core.</param>
     public static TrainingOptions ToTrainingOptions(this RunConfig config, int? threads = null)
     {
         ArgumentNullException.ThrowIfNull(config);

@@ -21,8 +21,14 @@ public sealed record TrainerOptions
     /// </summary>
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>LibTorch threads; null: the library's default.</summary>
+    /// <summary>
+    /// Threads to train with; null: every core this container may use (<see cref="Environment.ProcessorCount"/>, which
+    /// honours container CPU limits), so a trainer's speed follows the cores it is given. See TrainingOptions.Threads.
+    /// </summary>
     public int? Threads { get; init; }
+
+    /// <summary>The thread count a training run gets: <see cref="Threads"/>, or every core of the container.</summary>
+    public int TrainingThreads => Threads ?? Environment.ProcessorCount;
 
     /// <summary>
     /// Attempts on one run whose trainer process may die in a row (they started and never ended, with no epoch stored in

@@ -169,7 +169,7 @@ public sealed class TrainingJob(IBlobStore blobs, IBus bus, ServiceWorkOptions w
         await attempt.RecordStepAsync($"training epoch {committed.Epoch + 1}" + (resume ? $" (resumed from epoch {committed.Epoch})" : ""), cancellationToken)
             .ConfigureAwait(false);
 
-        var trainingOptions = command.Config.ToTrainingOptions(options.Threads);
+        var trainingOptions = command.Config.ToTrainingOptions(options.TrainingThreads);
         await using var uploads = new ModelUploads(uploader, fence, modelDirectory, options.CheckpointInterval,
             (epoch, ct) => attempt.RecordProgressAsync($"training epoch {epoch + 1} (epoch {epoch} stored)", ct));
         var progress = new TrainingProgress(bus, uploads, stops, failures, requestKey, runId, trainingOptions.Epochs,

@@ -204,4 +204,39 @@ public sealed class CliTests : IDisposable
         Assert.True(result.RootElement.GetProperty("median_clips_per_second").GetDouble() > 0);
         Assert.True(result.RootElement.GetProperty("peak_working_set_bytes").GetInt64() > 0);
     }
+
+    [Fact]
+    public async Task Benchmark_train_measures_each_thread_count_and_reports_speedup_and_gflops()
+    {
+        var store = _dir["features"];
+        var extract = await Cremad.RunAsync("features", "--data-root", Repo.Demo, "--output-dir", store, "--num-workers", "1");
+        Assert.True(extract.ExitCode == 0, extract.Error);
+        var json = _dir["bench/train.json"];
+
+        var (code, stdout, stderr) = await Cremad.RunAsync("benchmark", "train", "--features-dir", store, "--loops", "fast",
+            "--threads", "1,2", "--measure-epochs", "1", "--hidden-size", "16", "--batch-size", "16", "--peak-gflops", "100", "--json", json);
+
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Contains("measuring the fast, 1 threads in a child process", stdout);
+        Assert.Contains("measuring the fast, 2 threads in a child process", stdout);
+        Assert.Contains("fast: 2 threads vs 1: epoch", stdout);
+        Assert.Contains("FLOP per train frame", stdout);
+        Assert.Contains("machine peak assumed: 100 GFLOP/s (given with --peak-gflops)", stdout);
+        using var result = JsonDocument.Parse(File.ReadAllText(json));
+        var loops = result.RootElement.GetProperty("loops").EnumerateArray().ToArray();
+        Assert.Equal([1, 2], loops.Select(l => l.GetProperty("threads").GetInt32()));
+        Assert.All(loops, l =>
+        {
+            var gflops = l.GetProperty("median_train_gflops").GetDouble();
+            Assert.True(gflops > 0);
+            Assert.Equal(gflops / 100, l.GetProperty("fraction_of_peak").GetDouble(), 9);
+            // 3 × 2 directions × 2·3H·(I + H) for H = 16, two layers (I = 80, then 32)
+            Assert.Equal(3 * 2 * (2 * 48 * (80 + 16) + 2 * 48 * (32 + 16)), l.GetProperty("flops_per_train_frame").GetDouble());
+        });
+        var speedup = result.RootElement.GetProperty("thread_speedups").EnumerateArray().Single();
+        Assert.Equal(1, speedup.GetProperty("base_threads").GetInt32());
+        Assert.Equal(2, speedup.GetProperty("threads").GetInt32());
+        Assert.True(speedup.GetProperty("epoch_speedup").GetDouble() > 0);
+        Assert.Contains("H·(I + H)", result.RootElement.GetProperty("flop_formula").GetString());
+    }
 }

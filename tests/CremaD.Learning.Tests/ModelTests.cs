@@ -42,12 +42,14 @@ public sealed class ModelTests
         Assert.DoesNotContain(shapes.Keys, name => name.Contains("conv", StringComparison.OrdinalIgnoreCase));
     }
 
-    [Fact]
-    public void FusedKernelComputesTheNativeGrusOutputAndGradients()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FusedKernelComputesTheNativeGrusOutputAndGradients(bool concurrentDirections)
     {
         manual_seed(5);
         using var scope = NewDisposeScope();
-        using var model = new SerModel(Small);
+        using var model = new SerModel(Small) { ConcurrentGruDirections = concurrentDirections };
         model.eval(); // no dropout, so both kernels see identical inputs
         var lengths = new[] { 9, 3, 17, 17, 1, 12 };
         var sequences = lengths.Select(length => randn(length, 80)).ToArray();
@@ -87,5 +89,38 @@ public sealed class ModelTests
         var trainingA = model.call(pack_sequence(sequences, enforce_sorted: false));
         var trainingB = model.call(pack_sequence(sequences, enforce_sorted: false));
         Assert.False(trainingA.allclose(trainingB, rtol: 0, atol: 0));
+    }
+
+    [Fact]
+    public void DropoutWithAGeneratorDrawsTheMasksOfLibTorchsDropout()
+    {
+        using var scope = NewDisposeScope();
+        var input = randn(37, 53);
+        manual_seed(21);
+        var libTorch = nn.functional.dropout(input, 0.35, training: true);
+        using var generator = new Generator(21);
+        var ours = ModelDropout.Apply(input, 0.35, generator);
+        Assert.True(libTorch.allclose(ours, rtol: 0, atol: 0), "a generator seeded like the default one must give LibTorch's masks and scaling");
+        Assert.True(ours.eq(0).sum().item<long>() > 0);
+    }
+
+    [Fact]
+    public void ModelDrawsItsDropoutFromTheGivenGenerator()
+    {
+        using var scope = NewDisposeScope();
+        using var model = new SerModel(Small with { Dropout = 0.5 }) { Kernel = GruKernel.Fused };
+        model.train();
+        var sequences = new[] { randn(10, 80), randn(6, 80), randn(8, 80) };
+        Tensor Run(long seed)
+        {
+            using var generator = new Generator((ulong)seed);
+            // The default generator moves between the runs: only the given one may matter.
+            manual_seed(seed + 1000);
+            return model.Forward(pack_sequence(sequences, enforce_sorted: false), generator);
+        }
+        Assert.True(Run(3).allclose(Run(3), rtol: 0, atol: 0));
+        Assert.False(Run(3).allclose(Run(4), rtol: 0, atol: 0));
+        model.Kernel = GruKernel.Native;
+        Assert.Throws<InvalidOperationException>(() => Run(3));
     }
 }

@@ -1,4 +1,5 @@
 using CremaD.Datasets;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace CremaD.Learning.Tests;
@@ -153,5 +154,72 @@ public sealed class RecipeTests
         nan[1] = nan[1] with { Data = values };
         error = Assert.Throws<InvalidDataException>(() => new TrainingData(nan, data.Validation, data.Normalisation, data.ClassNames).Validate());
         Assert.Contains("frame 1, band 5", error.Message);
+    }
+
+    [Fact]
+    public void ShardsSplitABatchIntoPartsOfSimilarLength()
+    {
+        var frames = new[] { 100, 180, 95, 170, 120, 160, 130, 150, 140, 110, 175, 99 };
+        var shards = Batching.Shards(frames, 2);
+        Assert.Equal(2, shards.Length);
+        Assert.Equal(Enumerable.Range(0, frames.Length), shards.SelectMany(s => s).Order());
+        Assert.All(shards, s => Assert.Equal(s.Order(), s));
+        var totals = shards.Select(s => s.Sum(i => frames[i])).ToArray();
+        Assert.True(Math.Abs(totals[0] - totals[1]) <= 20, $"shard frame totals {totals[0]} and {totals[1]}");
+        Assert.Equal(shards, Batching.Shards(frames, 2));
+        Assert.Equal(3, Batching.Shards([5, 6, 7], 8).Length); // never an empty shard
+        Assert.Equal([[0, 1, 2]], Batching.Shards([5, 6, 7], 1));
+    }
+
+    [Theory]
+    [InlineData(1, 1, false)]
+    [InlineData(2, 1, true)]
+    [InlineData(3, 1, true)]
+    [InlineData(4, 2, true)]
+    [InlineData(9, 4, true)]
+    public void ThreadsArePlannedAsDirectionPairsThenShards(int threads, int shards, bool concurrentDirections) =>
+        Assert.Equal(new TrainingThreads(threads, shards, concurrentDirections), TrainingThreads.For(threads));
+
+    [Fact]
+    public void TrainingUsesEveryProcessorUnlessToldOtherwise()
+    {
+        var data = SyntheticData.Data(9, 3);
+        using (var session = new TrainingSession(data, SyntheticData.TinyOptions(TrainingLoop.Fast) with { Threads = null }))
+        {
+            Assert.Equal(Environment.ProcessorCount, session.Threads);
+        }
+        using (var session = new TrainingSession(data, SyntheticData.TinyOptions(TrainingLoop.Reference) with { Threads = null }))
+        {
+            Assert.Equal(Environment.ProcessorCount, session.Threads);
+            Assert.Equal(Environment.ProcessorCount, get_num_threads());
+        }
+    }
+
+    [Fact]
+    public void TrainingFlopsFollowTheGruEquations()
+    {
+        // 3 × 2 directions × (2·3H·(80 + H) + 2·3H·(2H + H)) with H = 256
+        Assert.Equal(10_174_464, TrainingFlops.PerTrainFrame(new ModelOptions()));
+        Assert.Equal(3 * 2 * 2 * 3 * 16 * (80 + 16), TrainingFlops.PerTrainFrame(new ModelOptions(HiddenSize: 16, NumLayers: 1)));
+    }
+
+    [Fact]
+    public void ShardLossesAddUpToTheBatchMeanLoss()
+    {
+        // Unbalanced classes, so the class weights differ and the divisor is a weight sum, not a clip count.
+        var train = SyntheticData.Clips(20, 3, "t").Where((c, i) => c.Label != 2 || i % 2 == 0).ToList();
+        var data = new TrainingData(train, SyntheticData.Clips(6, 4, "v"), SyntheticData.NormalisationOf(train), SyntheticData.ClassNames);
+        using var session = new TrainingSession(data, SyntheticData.TinyOptions(TrainingLoop.Fast) with { LabelSmoothing = 0.1 });
+        using var scope = NewDisposeScope();
+        var labels = new long[] { 0, 2, 1, 1, 0, 2, 2 };
+        var logits = randn(labels.Length, 3);
+        var mean = session.Loss(logits, tensor(labels)).item<float>();
+        using var divisor = ((float)session.LossDivisor(labels)).ToScalar();
+        float sum = 0;
+        foreach (var shard in new[] { new long[] { 0, 3, 5 }, [1, 2], [4, 6] })
+        {
+            sum += session.ShardLoss(logits.index_select(0, tensor(shard)), tensor(shard.Select(i => labels[i]).ToArray()), divisor).item<float>();
+        }
+        Assert.Equal(mean, sum, 5);
     }
 }

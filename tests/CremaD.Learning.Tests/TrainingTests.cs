@@ -13,13 +13,16 @@ public sealed class TrainingTests
         Assert.Equal(expected.Select(Comparable), actual.Select(Comparable));
 
     [Theory]
-    [InlineData(TrainingLoop.Reference)]
-    [InlineData(TrainingLoop.Fast)]
-    public void TrainingLearnsTheSyntheticClassesAndBeatsChanceOnHeldOutClips(TrainingLoop loop)
+    [InlineData(TrainingLoop.Reference, 1)]
+    [InlineData(TrainingLoop.Fast, 1)]
+    [InlineData(TrainingLoop.Fast, 2)]
+    [InlineData(TrainingLoop.Fast, 4)]
+    public void TrainingLearnsTheSyntheticClassesAndBeatsChanceOnHeldOutClips(TrainingLoop loop, int threads)
     {
         using var directory = new TemporaryDirectory();
         var data = SyntheticData.Data();
-        var result = Trainer.Train(data, SyntheticData.TinyOptions(loop, epochs: 6), directory.Path);
+        var result = Trainer.Train(data, SyntheticData.TinyOptions(loop, epochs: 6) with { Threads = threads }, directory.Path);
+        Assert.Equal(threads, result.Threads);
 
         Assert.Equal(6, result.EpochsRun);
         Assert.True(result.History[^1].TrainLoss < result.History[0].TrainLoss,
@@ -31,15 +34,17 @@ public sealed class TrainingTests
     }
 
     [Theory]
-    [InlineData(TrainingLoop.Reference)]
-    [InlineData(TrainingLoop.Fast)]
-    public void SameSeedGivesTheSameHistoryAndWeights(TrainingLoop loop)
+    [InlineData(TrainingLoop.Reference, 1)]
+    [InlineData(TrainingLoop.Fast, 1)]
+    [InlineData(TrainingLoop.Fast, 2)]
+    [InlineData(TrainingLoop.Fast, 4)]
+    public void SameSeedGivesTheSameHistoryAndWeights(TrainingLoop loop, int threads)
     {
         using var first = new TemporaryDirectory();
         using var second = new TemporaryDirectory();
         using var third = new TemporaryDirectory();
         var data = SyntheticData.Data();
-        var options = SyntheticData.TinyOptions(loop, epochs: 3);
+        var options = SyntheticData.TinyOptions(loop, epochs: 3) with { Threads = threads };
         var a = Trainer.Train(data, options, first.Path);
         var b = Trainer.Train(data, options, second.Path);
         AssertSameHistory(a.History, b.History);
@@ -50,14 +55,15 @@ public sealed class TrainingTests
     }
 
     [Theory]
-    [InlineData(TrainingLoop.Reference)]
-    [InlineData(TrainingLoop.Fast)]
-    public void ResumingAStoppedRunEndsExactlyLikeAnUninterruptedOne(TrainingLoop loop)
+    [InlineData(TrainingLoop.Reference, 1)]
+    [InlineData(TrainingLoop.Fast, 1)]
+    [InlineData(TrainingLoop.Fast, 4)]
+    public void ResumingAStoppedRunEndsExactlyLikeAnUninterruptedOne(TrainingLoop loop, int threads)
     {
         using var whole = new TemporaryDirectory();
         using var interrupted = new TemporaryDirectory();
         var data = SyntheticData.Data();
-        var options = SyntheticData.TinyOptions(loop, epochs: 4);
+        var options = SyntheticData.TinyOptions(loop, epochs: 4) with { Threads = threads };
 
         var uninterrupted = Trainer.Train(data, options, whole.Path);
 

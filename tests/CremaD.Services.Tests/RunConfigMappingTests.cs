@@ -34,4 +34,12 @@ public sealed class RunConfigMappingTests
         };
         Assert.Equal(expected, config.ToTrainingOptions(threads: 2));
     }
+
+    [Fact]
+    public void A_trainer_trains_with_every_core_of_its_container_unless_configured()
+    {
+        Assert.Equal(Environment.ProcessorCount, new TrainerOptions().TrainingThreads);
+        Assert.Equal(3, new TrainerOptions { Threads = 3 }.TrainingThreads);
+        Assert.Equal(Environment.ProcessorCount, RunConfig.Default.ToTrainingOptions(new TrainerOptions().TrainingThreads).Threads);
+    }
 }

@@ -39,15 +39,23 @@ public sealed class TrainingArguments
         Description = "fast (length-bucketed batches over resident tensors) or reference (the original loop)",
         DefaultValueFactory = _ => Defaults.Loop,
     };
-    public Option<int?> Threads { get; } = new("--threads") { Description = "Torch intra-op threads (default: one per core)" };
+    public Option<int?> Threads { get; } = new("--threads")
+    {
+        Description = "Threads to train with (default: every core); the same seed and thread count give the same run",
+    };
 
-    public void AddTo(Command command)
+    /// <param name="includeThreads">False for a command that defines its own --threads (benchmark train takes a list).</param>
+    public void AddTo(Command command, bool includeThreads = true)
     {
         Option[] options = [Epochs, BatchSize, LearningRate, WeightDecay, Patience, LabelSmoothing, HiddenSize, NumLayers, Dropout,
-            GradClip, UseSpecAugment, NoSpecAugment, NoClassWeights, Device, Loop, Threads];
+            GradClip, UseSpecAugment, NoSpecAugment, NoClassWeights, Device, Loop];
         if (OwnsSeed) command.Options.Add(Seed);
         foreach (var option in options) command.Options.Add(option);
+        if (includeThreads) command.Options.Add(Threads);
+        threadsAdded = includeThreads;
     }
+
+    private bool threadsAdded = true;
 
     public TrainingOptions Options(ParseResult parseResult)
     {
@@ -70,7 +78,7 @@ public sealed class TrainingArguments
             UseClassWeights = !parseResult.GetValue(NoClassWeights),
             Device = parseResult.GetValue(Device),
             Loop = parseResult.GetValue(Loop),
-            Threads = parseResult.GetValue(Threads),
+            Threads = threadsAdded ? parseResult.GetValue(Threads) : null,
         };
         try
         {
