@@ -67,8 +67,13 @@ internal static class PackedGru
     /// after the other on the calling thread.
     /// </param>
     /// <param name="dropoutGenerator">Source of the inter-layer dropout masks (null: LibTorch's default generator).</param>
+    /// <param name="directionDropoutGenerators">
+    /// With concurrent directions: one generator per direction, each drawing its half of the inter-layer dropout mask on
+    /// its direction's thread (<see cref="ModelDropout.ApplyByDirection"/>); null: the whole mask from
+    /// <paramref name="dropoutGenerator"/> on the calling thread.
+    /// </param>
     public static Tensor TopLayerSummary(GRU gru, ModelOptions options, PackedSequence input, bool training, bool concurrentDirections,
-        Generator? dropoutGenerator)
+        Generator? dropoutGenerator, IReadOnlyList<Generator>? directionDropoutGenerators = null)
     {
         long[] batchSizes;
         using (var cpuSizes = input.batch_sizes.cpu()) batchSizes = cpuSizes.data<long>().ToArray();
@@ -99,9 +104,10 @@ internal static class PackedGru
                     null!, null!, null!, null!, steps, run);
             }
             // Between layers, as nn.GRU does: dropout on the lower layer's output when training.
-            layerInput = layer < options.NumLayers - 1 && training && options.Dropout > 0
-                ? ModelDropout.Apply(output, options.Dropout, dropoutGenerator)
-                : output;
+            layerInput = layer == options.NumLayers - 1 || !training || options.Dropout <= 0 ? output
+                : concurrentDirections && directionDropoutGenerators is not null
+                    ? ModelDropout.ApplyByDirection(output, options.Dropout, directionDropoutGenerators, run.Threads)
+                    : ModelDropout.Apply(output, options.Dropout, dropoutGenerator);
         }
 
         // The forward direction ends at each sequence's last frame; the backward direction at frame 0 (the first rows).
@@ -238,7 +244,7 @@ internal sealed class GruLayer : autograd.SingleTensorFunction<GruLayer>
     /// concurrently on two threads, each with <paramref name="threads"/> intra-op threads (LibTorch's setting is per
     /// thread), or one after the other on the calling thread with its own setting.
     /// </summary>
-    private static void RunBoth(bool concurrent, int threads, Action<int> direction)
+    internal static void RunBoth(bool concurrent, int threads, Action<int> direction)
     {
         void Run(int d)
         {

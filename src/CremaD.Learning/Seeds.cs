@@ -22,6 +22,12 @@ public static class Seeds
     /// </summary>
     public static long Dropout(int seed, int epoch, int shard) => Mix(seed, epoch, 0xD000 + shard);
 
+    /// <summary>
+    /// Seed for the generator of <paramref name="direction"/>'s half of the inter-layer dropout masks (0 forward,
+    /// 1 backward) of shard <paramref name="shard"/> during <paramref name="epoch"/>, when the directions run on two threads.
+    /// </summary>
+    public static long DirectionDropout(int seed, int epoch, int shard, int direction) => Mix(seed, epoch, 0xD100 + 2 * shard + direction);
+
     /// <summary>SplitMix64 finaliser over the three inputs; non-negative so every LibTorch build accepts it.</summary>
     private static long Mix(int seed, int epoch, int stream)
     {

@@ -311,6 +311,7 @@ internal sealed class FastLoop : IEpochLoop, IDisposable
     private readonly WorkerTeam? team;
     private readonly int shards;
     private readonly Generator[] dropoutGenerators;
+    private readonly Generator[][] directionDropoutGenerators;
 
     public FastLoop(TrainingSession session)
     {
@@ -324,6 +325,11 @@ internal sealed class FastLoop : IEpochLoop, IDisposable
         // One generator per shard: shards draw dropout masks concurrently, and the default generator would hand out its
         // numbers in whatever order the threads happen to ask. A single shard keeps drawing from the default one.
         dropoutGenerators = shards > 1 ? Enumerable.Range(0, shards).Select(_ => new Generator(0, session.Device)).ToArray() : [];
+        // With concurrent directions each direction thread draws its half of the inter-layer dropout mask, from its own
+        // generator (per shard), instead of the caller drawing the whole mask alone between the layers.
+        directionDropoutGenerators = plan.ConcurrentDirections
+            ? Enumerable.Range(0, shards).Select(_ => new[] { new Generator(0, session.Device), new Generator(0, session.Device) }).ToArray()
+            : [];
     }
 
     public EpochTotals Train(TrainingSession session, int epoch, Random random, ITrainingObserver? observer, CancellationToken cancellationToken)
@@ -331,6 +337,11 @@ internal sealed class FastLoop : IEpochLoop, IDisposable
         var batches = Batching.LengthBucketed(train.Frames, session.Options.BatchSize, PoolBatches, random);
         for (var shard = 0; shard < dropoutGenerators.Length; shard++)
             dropoutGenerators[shard].manual_seed(Seeds.Dropout(session.Options.Seed, epoch, shard));
+        for (var shard = 0; shard < directionDropoutGenerators.Length; shard++)
+        {
+            for (var direction = 0; direction < 2; direction++)
+                directionDropoutGenerators[shard][direction].manual_seed(Seeds.DirectionDropout(session.Options.Seed, epoch, shard, direction));
+        }
         using var correct = zeros(1, dtype: ScalarType.Int64, device: session.Device);
         long shardedCorrect = 0;
         double lossSum = 0;
@@ -362,7 +373,8 @@ internal sealed class FastLoop : IEpochLoop, IDisposable
             if (shards == 1)
             {
                 var target = session.ToDevice(tensor(labels));
-                var logits = session.Model.call(pack_sequence(sequences, enforce_sorted: false));
+                var logits = session.Model.Forward(pack_sequence(sequences, enforce_sorted: false), dropoutGenerator: null,
+                    directionDropoutGenerators.Length > 0 ? directionDropoutGenerators[0] : null);
                 var loss = session.Loss(logits, target);
                 session.Step(loss);
                 correct.add_(logits.argmax(1).eq(target).sum());
@@ -404,7 +416,8 @@ internal sealed class FastLoop : IEpochLoop, IDisposable
                 using var scope = NewDisposeScope();
                 var clips = members[shard];
                 var target = session.ToDevice(tensor(clips.Select(i => labels[i]).ToArray()));
-                var logits = session.Model.Forward(pack_sequence(clips.Select(i => sequences[i]), enforce_sorted: false), dropoutGenerators[shard]);
+                var logits = session.Model.Forward(pack_sequence(clips.Select(i => sequences[i]), enforce_sorted: false), dropoutGenerators[shard],
+                    directionDropoutGenerators.Length > 0 ? directionDropoutGenerators[shard] : null);
                 var loss = session.ShardLoss(logits, target, divisorScalar);
                 var shardGradients = session.Gradients(loss);
                 foreach (var gradient in shardGradients) gradient.MoveToOuterDisposeScope();
@@ -463,6 +476,7 @@ internal sealed class FastLoop : IEpochLoop, IDisposable
     {
         team?.Dispose();
         foreach (var generator in dropoutGenerators) generator.Dispose();
+        foreach (var generator in directionDropoutGenerators.SelectMany(pair => pair)) generator.Dispose();
         foreach (var target in validationTargets) target.Dispose();
         train.Dispose();
         validation.Dispose();

@@ -105,6 +105,32 @@ public sealed class ModelTests
     }
 
     [Fact]
+    public void DropoutByDirectionDrawsEachHalfFromItsOwnGenerator()
+    {
+        using var scope = NewDisposeScope();
+        var input = randn(41, 2 * 24);
+        Tensor ByDirection(ulong forwardSeed, ulong backwardSeed)
+        {
+            using var forward = new Generator(forwardSeed);
+            using var backward = new Generator(backwardSeed);
+            return ModelDropout.ApplyByDirection(input, 0.35, [forward, backward], intraOpThreads: 1);
+        }
+        var dropped = ByDirection(7, 8);
+        // Each half is exactly the single-threaded dropout of that half with its generator, whatever the interleaving.
+        for (var (half, seed) = (0, 7UL); half < 2; half++, seed++)
+        {
+            using var generator = new Generator(seed);
+            var alone = ModelDropout.Apply(input.narrow(1, half * 24, 24).contiguous(), 0.35, generator);
+            Assert.True(alone.allclose(dropped.narrow(1, half * 24, 24), rtol: 0, atol: 0), $"half {half}");
+        }
+        Assert.True(dropped.allclose(ByDirection(7, 8), rtol: 0, atol: 0));
+        Assert.False(dropped.allclose(ByDirection(7, 9), rtol: 0, atol: 0));
+        var kept = dropped.ne(0).sum().item<long>() / (double)dropped.numel();
+        Assert.InRange(kept, 0.55, 0.75);
+        Assert.True(dropped.masked_select(dropped.ne(0)).allclose(input.masked_select(dropped.ne(0)) / 0.65, rtol: 1e-6, atol: 1e-6));
+    }
+
+    [Fact]
     public void ModelDrawsItsDropoutFromTheGivenGenerator()
     {
         using var scope = NewDisposeScope();

@@ -1,6 +1,7 @@
 using CremaD.Contracts;
 using CremaD.Learning;
 using CremaD.Pipeline;
+using CremaD.Training.Service;
 
 namespace CremaD.Services.Tests;
 
