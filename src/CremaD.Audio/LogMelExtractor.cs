@@ -33,12 +33,14 @@ public sealed class LogMelExtractor
 
     private static readonly int Lanes = Vector<float>.Count;
 
-    private readonly Vector<float>[] _re = new Vector<float>[HalfSize];
-    private readonly Vector<float>[] _im = new Vector<float>[HalfSize];
-    private readonly Vector<float>[] _power = new Vector<float>[Bins];
-    private readonly Vector<float>[] _mel = new Vector<float>[Bands];
+    // Cache-line aligned: an ordinary array's data starts 16 bytes into a line, so every other 32-byte vector
+    // load or store of the FFT would straddle two cache lines.
+    private readonly AlignedVectors _re = new(HalfSize);
+    private readonly AlignedVectors _im = new(HalfSize);
+    private readonly AlignedVectors _power = new(Bins);
+    private readonly AlignedVectors _mel = new(Bands);
     private readonly bool _transposeWithAvx;
-    private float[] _signal = [];
+    private AlignedVectors _signal = new(0); // aligned too: the frame loads are whole vectors at multiples of 8 samples
 
     public LogMelExtractor() : this(useIntrinsics: true)
     {
@@ -75,9 +77,9 @@ public sealed class LogMelExtractor
         var batches = (frames + Lanes - 1) / Lanes;
         // The last batch may read lanes past the final frame; they see zeros and are not written out.
         var signalLength = Math.Max(waveform16k.Length, ((batches * Lanes) - 1) * Hop + FftSize);
-        if (_signal.Length < signalLength)
-            _signal = GC.AllocateUninitializedArray<float>(signalLength);
-        var signal = _signal.AsSpan(0, signalLength);
+        if (_signal.Length * Lanes < signalLength)
+            _signal = new AlignedVectors((signalLength + Lanes - 1) / Lanes);
+        var signal = MemoryMarshal.Cast<Vector<float>, float>(_signal.Span)[..signalLength];
         ScaleAndPreEmphasise(waveform16k, signal);
         signal[waveform16k.Length..].Clear();
 
@@ -167,8 +169,8 @@ public sealed class LogMelExtractor
             LoadFramesAvx(signal, firstFrame);
             return;
         }
-        var re = MemoryMarshal.Cast<Vector<float>, float>(_re.AsSpan());
-        var im = MemoryMarshal.Cast<Vector<float>, float>(_im.AsSpan());
+        var re = MemoryMarshal.Cast<Vector<float>, float>(_re.Span);
+        var im = MemoryMarshal.Cast<Vector<float>, float>(_im.Span);
         var window = FftTables.Window;
         var bitReverse = FftTables.BitReverse;
         var lanes = Lanes;
@@ -195,8 +197,8 @@ public sealed class LogMelExtractor
         ref var source = ref MemoryMarshal.GetReference(frames);
         ref var window = ref MemoryMarshal.GetArrayDataReference(FftTables.Window);
         ref var bitReverse = ref MemoryMarshal.GetArrayDataReference(FftTables.BitReverse);
-        ref var re = ref Unsafe.As<Vector<float>, Vector256<float>>(ref MemoryMarshal.GetArrayDataReference(_re));
-        ref var im = ref Unsafe.As<Vector<float>, Vector256<float>>(ref MemoryMarshal.GetArrayDataReference(_im));
+        ref var re = ref Unsafe.As<Vector<float>, Vector256<float>>(ref _re.First);
+        ref var im = ref Unsafe.As<Vector<float>, Vector256<float>>(ref _im.First);
         for (var sample = 0; sample < FftSize; sample += 8)
         {
             var r0 = Vector256.LoadUnsafe(ref source, (nuint)(sample + 0 * Hop));
@@ -244,8 +246,8 @@ public sealed class LogMelExtractor
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see "Hot" above
     private void ComplexFft()
     {
-        ref var re = ref MemoryMarshal.GetArrayDataReference(_re);
-        ref var im = ref MemoryMarshal.GetArrayDataReference(_im);
+        ref var re = ref _re.First;
+        ref var im = ref _im.First;
 
         // Stages of length 2 and 4 together: their twiddles are 1 and -i, so no multiplications.
         for (var s = 0; s < HalfSize; s += 4)
@@ -298,6 +300,7 @@ public sealed class LogMelExtractor
                     ref var di = ref Unsafe.Add(ref ai, 3 * half);
 
                     var tr = br * w1r - bi * w1i;
+
                     var ti = br * w1i + bi * w1r;
                     var a1r = ar + tr;
                     var a1i = ai + ti;
@@ -311,6 +314,7 @@ public sealed class LogMelExtractor
                     var d1i = ci - ti;
 
                     tr = c1r * w2r - c1i * w2i;
+
                     ti = c1r * w2i + c1i * w2r;
                     ar = a1r + tr;
                     ai = a1i + ti;
@@ -357,9 +361,9 @@ public sealed class LogMelExtractor
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see "Hot" above
     private void PowerSpectrum()
     {
-        ref var re = ref MemoryMarshal.GetArrayDataReference(_re);
-        ref var im = ref MemoryMarshal.GetArrayDataReference(_im);
-        ref var power = ref MemoryMarshal.GetArrayDataReference(_power);
+        ref var re = ref _re.First;
+        ref var im = ref _im.First;
+        ref var power = ref _power.First;
         ref var cos = ref MemoryMarshal.GetArrayDataReference(FftTables.SplitCos);
         ref var sin = ref MemoryMarshal.GetArrayDataReference(FftTables.SplitSin);
 
@@ -399,7 +403,8 @@ public sealed class LogMelExtractor
     private void MelLogDecibels()
     {
         var bank = FftTables.Mel;
-        ref var power = ref MemoryMarshal.GetArrayDataReference(_power);
+        ref var power = ref _power.First;
+        ref var mel = ref _mel.First;
         var floor = new Vector<float>((float)FeatureRecipe.PowerFloor);
         var decibelsPerNeper = new Vector<float>((float)(10.0 / Math.Log(10.0)));
         // At the floor, return exactly -100 dB (as torch's log10 does) rather than ln·(10/ln 10) one ulp off.
@@ -408,10 +413,19 @@ public sealed class LogMelExtractor
         {
             var weights = bank.Weights(band);
             ref var bandPower = ref Unsafe.Add(ref power, bank.FirstBin(band));
-            var acc = Vector<float>.Zero;
-            for (var i = 0; i < weights.Length; i++)
-                acc += Unsafe.Add(ref bandPower, i) * weights[i];
-            _mel[band] = Vector.ConditionalSelect(
+            // Two accumulators: a single chain of dependent adds, not the arithmetic, bounded this loop.
+            var even = Vector<float>.Zero;
+            var odd = Vector<float>.Zero;
+            var i = 0;
+            for (; i + 1 < weights.Length; i += 2)
+            {
+                even = Vector.FusedMultiplyAdd(Unsafe.Add(ref bandPower, i), new Vector<float>(weights[i]), even);
+                odd = Vector.FusedMultiplyAdd(Unsafe.Add(ref bandPower, i + 1), new Vector<float>(weights[i + 1]), odd);
+            }
+            if (i < weights.Length)
+                even = Vector.FusedMultiplyAdd(Unsafe.Add(ref bandPower, i), new Vector<float>(weights[i]), even);
+            var acc = even + odd;
+            Unsafe.Add(ref mel, band) = Vector.ConditionalSelect(
                 Vector.LessThanOrEqual(acc, floor), floorDecibels, Vector.Log(acc) * decibelsPerNeper);
         }
     }
@@ -419,7 +433,7 @@ public sealed class LogMelExtractor
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see "Hot" above
     private void StoreFrames(Span<float> destination, int firstFrame, int count)
     {
-        var mel = MemoryMarshal.Cast<Vector<float>, float>(_mel.AsSpan());
+        var mel = MemoryMarshal.Cast<Vector<float>, float>(_mel.Span);
         var lanes = Lanes;
         for (var lane = 0; lane < count; lane++)
         {
@@ -428,6 +442,36 @@ public sealed class LogMelExtractor
                 row[band] = mel[band * lanes + lane];
         }
     }
+}
+
+/// <summary>
+/// A fixed number of <see cref="Vector{T}"/> in a pinned array, the first one on a 64-byte boundary (the pinned
+/// object heap never moves it, so the alignment holds for the object's life).
+/// </summary>
+internal sealed class AlignedVectors
+{
+    private const int LineBytes = 64;
+    private readonly float[] _storage;
+    private readonly int _offset; // in floats
+
+    public AlignedVectors(int count)
+    {
+        Length = count;
+        _storage = GC.AllocateArray<float>(count * Vector<float>.Count + LineBytes / sizeof(float), pinned: true);
+        nint address;
+        unsafe
+        {
+            address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_storage));
+        }
+        _offset = (int)((LineBytes - address % LineBytes) % LineBytes) / sizeof(float);
+    }
+
+    public int Length { get; }
+
+    public ref Vector<float> First =>
+        ref Unsafe.As<float, Vector<float>>(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_storage), _offset));
+
+    public Span<Vector<float>> Span => MemoryMarshal.CreateSpan(ref First, Length);
 }
 
 /// <summary>Immutable tables shared by every <see cref="LogMelExtractor"/>.</summary>
