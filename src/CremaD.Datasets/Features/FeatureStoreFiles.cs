@@ -66,6 +66,11 @@ public static class FeatureStoreFiles
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
         // These files are read by people and tools, never embedded in HTML: keep '+', '<', '&' readable.
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        // The store's own records come from compile-time metadata: the reflection serializer JIT-compiles hundreds of
+        // methods the first time it meets a type, a fixed start-up cost of every `cremad features` process (measured in
+        // the feature benchmark). Anything else (benchmark summaries) still works through reflection.
+        TypeInfoResolver = System.Text.Json.Serialization.Metadata.JsonTypeInfoResolver.Combine(
+            FeatureStoreJsonContext.Default, new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver()),
     };
 
     internal static T Read<T>(string path)
@@ -206,3 +211,18 @@ public sealed record FeatureStoreMetadata(
             accepted.Count, rejected, accepted.Sum(e => (long)e.Frames), perPartition, perClass, actors, durations, run);
     }
 }
+
+/// <summary>Compile-time JSON metadata of the feature store's files (see <see cref="FeatureStoreFiles.Json"/>).</summary>
+[JsonSourceGenerationOptions(GenerationMode = JsonSourceGenerationMode.Metadata)]
+[JsonSerializable(typeof(FeatureStoreIndex))]
+[JsonSerializable(typeof(RejectedFileList))]
+[JsonSerializable(typeof(NormalisationFile))]
+[JsonSerializable(typeof(FeatureStoreMetadata))]
+// The recipe's values are typed object: their runtime types.
+[JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(int))]
+[JsonSerializable(typeof(long))]
+[JsonSerializable(typeof(double))]
+[JsonSerializable(typeof(float))]
+[JsonSerializable(typeof(bool))]
+internal sealed partial class FeatureStoreJsonContext : JsonSerializerContext;
