@@ -259,22 +259,7 @@ internal sealed class GruLayer : autograd.SingleTensorFunction<GruLayer>
             Run(1);
             return;
         }
-        var backwardDirection = Task.Run(() => Run(1));
-        try
-        {
-            Run(0);
-        }
-        finally
-        {
-            try
-            {
-                backwardDirection.Wait();
-            }
-            catch (AggregateException e) when (e.InnerExceptions.Count == 1)
-            {
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
-            }
-        }
+        DirectionPartner.Run(partnerWork: () => Run(1), callerWork: () => Run(0));
     }
 
     private static void Forward(Tensor projections, Tensor weight, Tensor bias, PackedSteps steps, bool reverse, Tensor output,
@@ -392,5 +377,107 @@ internal sealed class GruLayer : autograd.SingleTensorFunction<GruLayer>
 
         public static DirectionBuffers From(IReadOnlyList<Tensor> saved, int start) =>
             new(saved[start], saved[start + 1], saved[start + 2], saved[start + 3]);
+    }
+}
+
+/// <summary>
+/// The thread that runs the second direction of <see cref="GruLayer.RunBoth"/> for one calling thread: long-lived, not a
+/// thread-pool task, so a step never waits for a busy or starved pool (a service's pool also serves the broker, storage
+/// and uploads), and LibTorch's per-thread intra-op setting is made once, not on whichever pool thread comes next. A
+/// partner left idle for <see cref="IdleLifetime"/> (its calling thread finished training) ends itself; the next call
+/// from that thread starts a new one.
+/// </summary>
+internal sealed class DirectionPartner
+{
+    private static readonly TimeSpan IdleLifetime = TimeSpan.FromSeconds(30);
+
+    [ThreadStatic]
+    private static DirectionPartner? current;
+
+    private readonly object gate = new();
+    private readonly SemaphoreSlim start = new(0);
+    private readonly ManualResetEventSlim done = new(false);
+    private Action? work;
+    private Exception? error;
+    private bool retired;
+
+    private DirectionPartner()
+    {
+        new Thread(Loop) { IsBackground = true, Name = "cremad-gru-direction" }.Start();
+    }
+
+    /// <summary>Runs <paramref name="partnerWork"/> on the partner and <paramref name="callerWork"/> here; returns when both have
+    /// finished. The caller's exception wins over the partner's.</summary>
+    public static void Run(Action partnerWork, Action callerWork)
+    {
+        var partner = current;
+        if (partner is null || !partner.TryPost(partnerWork))
+        {
+            partner = current = new DirectionPartner();
+            if (!partner.TryPost(partnerWork)) throw new InvalidOperationException("A new direction thread refused work.");
+        }
+        Exception? callerError = null;
+        try
+        {
+            callerWork();
+        }
+        catch (Exception e)
+        {
+            callerError = e;
+        }
+        partner.done.Wait();
+        var failure = callerError ?? partner.error;
+        if (failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
+    }
+
+    private bool TryPost(Action partnerWork)
+    {
+        lock (gate)
+        {
+            if (retired) return false;
+            work = partnerWork;
+            error = null;
+            done.Reset();
+        }
+        start.Release();
+        return true;
+    }
+
+    private void Loop()
+    {
+        while (true)
+        {
+            if (!start.Wait(IdleLifetime))
+            {
+                lock (gate)
+                {
+                    // Work posted between the timeout and this lock has its Release on the way: take it.
+                    if (work is null)
+                    {
+                        retired = true;
+                        return;
+                    }
+                }
+                start.Wait();
+            }
+            Action next;
+            lock (gate)
+            {
+                next = work!;
+                work = null;
+            }
+            try
+            {
+                next();
+            }
+            catch (Exception e)
+            {
+                error = e;
+            }
+            finally
+            {
+                done.Set();
+            }
+        }
     }
 }
