@@ -54,7 +54,10 @@ public sealed class Predictor : IDisposable
         if (!File.Exists(weightsPath)) throw new FileNotFoundException($"No model weights at '{weightsPath}'.", weightsPath);
         ComputeDevice.ApplyThreads(threads);
         var target = ComputeDevice.Resolve(device);
-        var model = new SerModel(manifest.Model);
+        SerModel model;
+        // Building a model draws its initial weights from LibTorch's process-wide generator (overwritten by the load below):
+        // not while a training in this process seeds and draws its own (TrainingSession).
+        lock (SerModel.ConstructionLock) model = new SerModel(manifest.Model);
         try
         {
             model.load(weightsPath);

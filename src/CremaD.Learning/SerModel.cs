@@ -42,6 +42,9 @@ public sealed class SerModel : nn.Module<PackedSequence, Tensor>
 
     public ModelOptions Options { get; }
 
+    /// <summary>Held while a model is built (its weights come from LibTorch's process-wide generator): see TrainingSession.</summary>
+    internal static readonly object ConstructionLock = new();
+
     /// <summary>
     /// Which GRU implementation <see cref="forward"/> uses when gradients are recorded; the parameters and the function
     /// computed are the same. Without gradients (evaluation, inference) the native kernel always runs: the fused one

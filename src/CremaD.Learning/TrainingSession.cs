@@ -41,13 +41,18 @@ internal sealed class TrainingSession : IDisposable
         ThreadPlan = options.Loop == TrainingLoop.Fast ? TrainingThreads.For(Threads) : null;
         ComputeDevice.ApplyThreads(ThreadPlan is null ? Threads : TrainingThreads.IntraOpThreads);
 
-        manual_seed(Seeds.Initialisation(options.Seed));
-        if (Device.type == DeviceType.CUDA) cuda.manual_seed_all(Seeds.Initialisation(options.Seed));
-        Model = new SerModel(options.ToModelOptions(data.Classes))
+        // Weights are drawn from LibTorch's process-wide generator; another model built at the same time in this process
+        // (a second training, an evaluation's Predictor) would take numbers from between ours.
+        lock (SerModel.ConstructionLock)
         {
-            Kernel = options.Loop == TrainingLoop.Fast ? GruKernel.Fused : GruKernel.Native,
-            ConcurrentGruDirections = ThreadPlan?.ConcurrentDirections ?? false,
-        };
+            manual_seed(Seeds.Initialisation(options.Seed));
+            if (Device.type == DeviceType.CUDA) cuda.manual_seed_all(Seeds.Initialisation(options.Seed));
+            Model = new SerModel(options.ToModelOptions(data.Classes))
+            {
+                Kernel = options.Loop == TrainingLoop.Fast ? GruKernel.Fused : GruKernel.Native,
+                ConcurrentGruDirections = ThreadPlan?.ConcurrentDirections ?? false,
+            };
+        }
         Model.to(Device);
         parameters = Model.parameters().ToArray();
         // TorchSharp's AdamW defaults to weight_decay 0 (PyTorch's to 0.01): the recipe's value is passed explicitly.
@@ -312,6 +317,7 @@ internal sealed class FastLoop : IEpochLoop, IDisposable
     private readonly int shards;
     private readonly Generator[] dropoutGenerators;
     private readonly Generator[][] directionDropoutGenerators;
+    private readonly Generator? singleShardGenerator;
 
     public FastLoop(TrainingSession session)
     {
@@ -325,6 +331,10 @@ internal sealed class FastLoop : IEpochLoop, IDisposable
         // One generator per shard: shards draw dropout masks concurrently, and the default generator would hand out its
         // numbers in whatever order the threads happen to ask. A single shard keeps drawing from the default one.
         dropoutGenerators = shards > 1 ? Enumerable.Range(0, shards).Select(_ => new Generator(0, session.Device)).ToArray() : [];
+        // A single shard draws its masks from a generator of its own, seeded each epoch exactly as LibTorch's default one
+        // (Seeds.Torch), so it draws the same masks the default generator would (ModelDropout.Apply) while no other thread
+        // of the process (a second training, a Predictor being built) can take numbers from between them.
+        singleShardGenerator = shards == 1 ? new Generator(0, session.Device) : null;
         // With concurrent directions each direction thread draws its half of the inter-layer dropout mask, from its own
         // generator (per shard), instead of the caller drawing the whole mask alone between the layers.
         directionDropoutGenerators = plan.ConcurrentDirections
@@ -337,6 +347,7 @@ internal sealed class FastLoop : IEpochLoop, IDisposable
         var batches = Batching.LengthBucketed(train.Frames, session.Options.BatchSize, PoolBatches, random);
         for (var shard = 0; shard < dropoutGenerators.Length; shard++)
             dropoutGenerators[shard].manual_seed(Seeds.Dropout(session.Options.Seed, epoch, shard));
+        singleShardGenerator?.manual_seed(Seeds.Torch(session.Options.Seed, epoch));
         for (var shard = 0; shard < directionDropoutGenerators.Length; shard++)
         {
             for (var direction = 0; direction < 2; direction++)
@@ -373,7 +384,7 @@ internal sealed class FastLoop : IEpochLoop, IDisposable
             if (shards == 1)
             {
                 var target = session.ToDevice(tensor(labels));
-                var logits = session.Model.Forward(pack_sequence(sequences, enforce_sorted: false), dropoutGenerator: null,
+                var logits = session.Model.Forward(pack_sequence(sequences, enforce_sorted: false), singleShardGenerator,
                     directionDropoutGenerators.Length > 0 ? directionDropoutGenerators[0] : null);
                 var loss = session.Loss(logits, target);
                 session.Step(loss);
@@ -477,6 +488,7 @@ internal sealed class FastLoop : IEpochLoop, IDisposable
         team?.Dispose();
         foreach (var generator in dropoutGenerators) generator.Dispose();
         foreach (var generator in directionDropoutGenerators.SelectMany(pair => pair)) generator.Dispose();
+        singleShardGenerator?.Dispose();
         foreach (var target in validationTargets) target.Dispose();
         train.Dispose();
         validation.Dispose();
