@@ -67,13 +67,13 @@ internal static class PackedGru
     /// after the other on the calling thread.
     /// </param>
     /// <param name="dropoutGenerator">Source of the inter-layer dropout masks (null: LibTorch's default generator).</param>
-    /// <param name="directionDropoutGenerators">
-    /// With concurrent directions: one generator per direction, each drawing its half of the inter-layer dropout mask on
+    /// <param name="directionDropoutStreams">
+    /// With concurrent directions: one <see cref="DropoutStream"/> per direction, each drawing and applying its half of the inter-layer dropout mask on
     /// its direction's thread (<see cref="ModelDropout.ApplyByDirection"/>); null: the whole mask from
     /// <paramref name="dropoutGenerator"/> on the calling thread.
     /// </param>
     public static Tensor TopLayerSummary(GRU gru, ModelOptions options, PackedSequence input, bool training, bool concurrentDirections,
-        Generator? dropoutGenerator, IReadOnlyList<Generator>? directionDropoutGenerators = null)
+        Generator? dropoutGenerator, IReadOnlyList<DropoutStream>? directionDropoutStreams = null)
     {
         long[] batchSizes;
         using (var cpuSizes = input.batch_sizes.cpu()) batchSizes = cpuSizes.data<long>().ToArray();
@@ -105,8 +105,8 @@ internal static class PackedGru
             }
             // Between layers, as nn.GRU does: dropout on the lower layer's output when training.
             layerInput = layer == options.NumLayers - 1 || !training || options.Dropout <= 0 ? output
-                : concurrentDirections && directionDropoutGenerators is not null
-                    ? ModelDropout.ApplyByDirection(output, options.Dropout, directionDropoutGenerators, run.Threads)
+                : concurrentDirections && directionDropoutStreams is not null
+                    ? ModelDropout.ApplyByDirection(output, options.Dropout, directionDropoutStreams, run.Threads)
                     : ModelDropout.Apply(output, options.Dropout, dropoutGenerator);
         }
 

@@ -67,19 +67,19 @@ public sealed class SerModel : nn.Module<PackedSequence, Tensor>
     /// generator, as <see cref="nn.Module{T, TResult}.call"/> does). Threads that run the model concurrently each pass
     /// their own generator, so their masks do not depend on how the threads interleave.
     /// </summary>
-    /// <param name="directionDropoutGenerators">
-    /// With <see cref="ConcurrentGruDirections"/>: two generators, one per direction, for the halves of the inter-layer
+    /// <param name="directionDropoutStreams">
+    /// With <see cref="ConcurrentGruDirections"/>: two <see cref="DropoutStream"/>s, one per direction, for the halves of the inter-layer
     /// dropout masks, drawn on the direction threads (see <see cref="ModelDropout.ApplyByDirection"/>); null: the whole
     /// masks from <paramref name="dropoutGenerator"/>.
     /// </param>
-    public Tensor Forward(PackedSequence input, Generator? dropoutGenerator, IReadOnlyList<Generator>? directionDropoutGenerators = null)
+    public Tensor Forward(PackedSequence input, Generator? dropoutGenerator, IReadOnlyList<DropoutStream>? directionDropoutStreams = null)
     {
         var fused = Kernel == GruKernel.Fused && is_grad_enabled();
         // nn.GRU draws its inter-layer dropout masks from the default generator; only the fused kernel can take another.
         if (dropoutGenerator is not null && !fused && training && is_grad_enabled() && Options.NumLayers > 1 && Options.Dropout > 0)
             throw new InvalidOperationException("A dropout generator needs the fused GRU kernel when training a multi-layer GRU.");
         using var summary = fused
-            ? PackedGru.TopLayerSummary(gru, Options, input, training, ConcurrentGruDirections, dropoutGenerator, directionDropoutGenerators)
+            ? PackedGru.TopLayerSummary(gru, Options, input, training, ConcurrentGruDirections, dropoutGenerator, directionDropoutStreams)
             : NativeSummary(input);
         using var normalised = norm.call(summary);
         using var dropped1 = Dropout(dropout1, normalised, dropoutGenerator);

@@ -313,10 +313,11 @@ internal sealed class FastLoop : IEpochLoop, IDisposable
     private readonly ResidentClips validation;
     private readonly int[][] validationBatches;
     private readonly Tensor[] validationTargets;
+    private readonly int[] validationOrder;
     private readonly WorkerTeam? team;
     private readonly int shards;
     private readonly Generator[] dropoutGenerators;
-    private readonly Generator[][] directionDropoutGenerators;
+    private readonly DropoutStream[][] directionDropoutStreams;
     private readonly Generator? singleShardGenerator;
 
     public FastLoop(TrainingSession session)
@@ -324,6 +325,8 @@ internal sealed class FastLoop : IEpochLoop, IDisposable
         train = ResidentClips.Build(session.Data.Train, session.Normaliser, session.Device);
         validation = ResidentClips.Build(session.Data.Validation, session.Normaliser, session.Device);
         validationBatches = Batching.ByLength(validation.Frames, ValidationBatchClips);
+        validationOrder = Enumerable.Range(0, validationBatches.Length)
+            .OrderByDescending(b => validationBatches[b].Sum(clip => (long)validation.Frames[clip])).ThenBy(b => b).ToArray();
         validationTargets = validationBatches.Select(batch => session.ToDevice(tensor(batch.Select(i => validation.Labels[i]).ToArray()))).ToArray();
         var plan = session.ThreadPlan ?? throw new ArgumentException("The fast loop needs a thread plan.", nameof(session));
         team = plan.Threads > 1 ? new WorkerTeam(plan.Threads, TrainingThreads.IntraOpThreads) : null;
@@ -336,9 +339,9 @@ internal sealed class FastLoop : IEpochLoop, IDisposable
         // of the process (a second training, a Predictor being built) can take numbers from between them.
         singleShardGenerator = shards == 1 ? new Generator(0, session.Device) : null;
         // With concurrent directions each direction thread draws its half of the inter-layer dropout mask, from its own
-        // generator (per shard), instead of the caller drawing the whole mask alone between the layers.
-        directionDropoutGenerators = plan.ConcurrentDirections
-            ? Enumerable.Range(0, shards).Select(_ => new[] { new Generator(0, session.Device), new Generator(0, session.Device) }).ToArray()
+        // stream (per shard), instead of the caller drawing the whole mask alone between the layers.
+        directionDropoutStreams = plan.ConcurrentDirections
+            ? Enumerable.Range(0, shards).Select(_ => new[] { new DropoutStream(), new DropoutStream() }).ToArray()
             : [];
     }
 
@@ -348,10 +351,10 @@ internal sealed class FastLoop : IEpochLoop, IDisposable
         for (var shard = 0; shard < dropoutGenerators.Length; shard++)
             dropoutGenerators[shard].manual_seed(Seeds.Dropout(session.Options.Seed, epoch, shard));
         singleShardGenerator?.manual_seed(Seeds.Torch(session.Options.Seed, epoch));
-        for (var shard = 0; shard < directionDropoutGenerators.Length; shard++)
+        for (var shard = 0; shard < directionDropoutStreams.Length; shard++)
         {
             for (var direction = 0; direction < 2; direction++)
-                directionDropoutGenerators[shard][direction].manual_seed(Seeds.DirectionDropout(session.Options.Seed, epoch, shard, direction));
+                directionDropoutStreams[shard][direction].Reset(Seeds.DirectionDropout(session.Options.Seed, epoch, shard, direction));
         }
         using var correct = zeros(1, dtype: ScalarType.Int64, device: session.Device);
         long shardedCorrect = 0;
@@ -385,7 +388,7 @@ internal sealed class FastLoop : IEpochLoop, IDisposable
             {
                 var target = session.ToDevice(tensor(labels));
                 var logits = session.Model.Forward(pack_sequence(sequences, enforce_sorted: false), singleShardGenerator,
-                    directionDropoutGenerators.Length > 0 ? directionDropoutGenerators[0] : null);
+                    directionDropoutStreams.Length > 0 ? directionDropoutStreams[0] : null);
                 var loss = session.Loss(logits, target);
                 session.Step(loss);
                 correct.add_(logits.argmax(1).eq(target).sum());
@@ -428,7 +431,7 @@ internal sealed class FastLoop : IEpochLoop, IDisposable
                 var clips = members[shard];
                 var target = session.ToDevice(tensor(clips.Select(i => labels[i]).ToArray()));
                 var logits = session.Model.Forward(pack_sequence(clips.Select(i => sequences[i]), enforce_sorted: false), dropoutGenerators[shard],
-                    directionDropoutGenerators.Length > 0 ? directionDropoutGenerators[shard] : null);
+                    directionDropoutStreams.Length > 0 ? directionDropoutStreams[shard] : null);
                 var loss = session.ShardLoss(logits, target, divisorScalar);
                 var shardGradients = session.Gradients(loss);
                 foreach (var gradient in shardGradients) gradient.MoveToOuterDisposeScope();
@@ -473,9 +476,13 @@ internal sealed class FastLoop : IEpochLoop, IDisposable
         }
         else
         {
-            team.Run(Math.Min(team.Size, validationBatches.Length), member =>
+            // Longest batch first, each member taking the next one when it is free: batches differ several-fold in frames,
+            // and a fixed stripe (member m takes m, m + n, …) left one thread idle for the last batch or two.
+            var next = -1;
+            team.Run(Math.Min(team.Size, validationBatches.Length), _ =>
             {
-                for (var b = member; b < validationBatches.Length; b += team.Size) ValidateBatch(b);
+                for (var taken = Interlocked.Increment(ref next); taken < validationOrder.Length; taken = Interlocked.Increment(ref next))
+                    ValidateBatch(validationOrder[taken]);
             });
         }
         double lossSum = 0;
@@ -487,7 +494,6 @@ internal sealed class FastLoop : IEpochLoop, IDisposable
     {
         team?.Dispose();
         foreach (var generator in dropoutGenerators) generator.Dispose();
-        foreach (var generator in directionDropoutGenerators.SelectMany(pair => pair)) generator.Dispose();
         singleShardGenerator?.Dispose();
         foreach (var target in validationTargets) target.Dispose();
         train.Dispose();
