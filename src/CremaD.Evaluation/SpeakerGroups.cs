@@ -42,6 +42,9 @@ public static class SpeakerGroups
     public const string UnknownGroup = "unknown";
 
     /// <summary>Age bands of CREMA-D's speakers (20–74 years): decade-and-a-half bands keep each band populated.</summary>
+    /// <summary>The age bands, youngest first (the order cards list them in).</summary>
+    public static readonly string[] AgeBands = ["under 30", "30-44", "45-59", "60 and over"];
+
     public static string AgeBandOf(int? age) => age switch
     {
         null => UnknownGroup,
@@ -76,11 +79,13 @@ public static class SpeakerGroups
         {
             var byGroup = predictions
                 .GroupBy(p => GroupOf(demographics.GetValueOrDefault(p.Actor), attribute), StringComparer.Ordinal)
-                .OrderBy(g => g.Key == UnknownGroup ? 1 : 0).ThenBy(g => g.Key, StringComparer.Ordinal);
+                .OrderBy(g => g.Key == UnknownGroup ? 1 : 0)
+                .ThenBy(g => attribute == AgeBand ? Array.IndexOf(AgeBands, g.Key) : 0).ThenBy(g => g.Key, StringComparer.Ordinal);
             foreach (var group in byGroup)
             {
                 var clips = group.ToList();
-                var actors = clips.Select(p => p.Actor).Distinct(StringComparer.Ordinal).Count();
+                // Clips whose names carry no actor id (empty) are nobody's: they count as clips, not as an actor.
+                var actors = clips.Select(p => p.Actor).Where(a => a.Length > 0).Distinct(StringComparer.Ordinal).Count();
                 if (clips.Count < minClips || actors < minActors)
                 {
                     groups.Add(new SpeakerGroupMetrics(attribute, group.Key, clips.Count, actors, true, null, null, null));
