@@ -8,9 +8,31 @@ public static class ActorDemographics
 {
     public const string FileName = "VideoDemographics.csv";
 
-    public static IReadOnlyDictionary<string, ActorInfo> Read(string path, IDatasetFiles? files = null)
+    /// <summary>Where <see cref="CremaD"/> comes from, as cards and errors name it.</summary>
+    public const string BuiltInSource = "CREMA-D VideoDemographics.csv (built in; ODbL 1.0, CheyneyComputerScience/CREMA-D)";
+
+    private static readonly Lazy<IReadOnlyDictionary<string, ActorInfo>> BuiltIn = new(() =>
     {
-        var records = Csv.Parse((files ?? LocalDatasetFiles.Instance).ReadText(path), path);
+        using var stream = typeof(ActorDemographics).Assembly.GetManifestResourceStream("CremaD.Datasets.VideoDemographics.csv")
+            ?? throw new InvalidOperationException("The built-in VideoDemographics.csv resource is missing from CremaD.Datasets.");
+        using var reader = new StreamReader(stream);
+        return Parse(reader.ReadToEnd(), BuiltInSource);
+    });
+
+    /// <summary>
+    /// The 91 CREMA-D actors (1001–1091) as the corpus's own VideoDemographics.csv describes them, built into the tool:
+    /// a feature store or model directory does not carry the dataset's metadata, and the actors never change.
+    /// </summary>
+    public static IReadOnlyDictionary<string, ActorInfo> CremaD => BuiltIn.Value;
+
+    public static IReadOnlyDictionary<string, ActorInfo> Read(string path, IDatasetFiles? files = null) =>
+        Parse((files ?? LocalDatasetFiles.Instance).ReadText(path), path);
+
+    /// <summary>Parses the text of a VideoDemographics.csv; <paramref name="source"/> names it in errors.</summary>
+    public static IReadOnlyDictionary<string, ActorInfo> Parse(string text, string source)
+    {
+        var path = source;
+        var records = Csv.Parse(text, path);
         var rows = records.Where(r => !r.IsBlank).ToList();
         if (rows.Count == 0) throw new DatasetFormatException(path, null, "empty file: expected a header ActorID,Age,Sex,Race,Ethnicity");
         var header = rows[0];

@@ -20,4 +20,13 @@ public static class ArtifactNames
 
     /// <summary>Headline test metrics (accuracy, macro F1, per-class recall, sample count).</summary>
     public const string TestMetrics = "test_metrics.json";
+
+    /// <summary>The model card: metrics by speaker group, largest gap, data, recipe, intended use (<see cref="ModelCard"/>).</summary>
+    public const string ModelCardJson = "model_card.json";
+
+    /// <summary>The model card rendered for people.</summary>
+    public const string ModelCardMarkdown = "model_card.md";
+
+    /// <summary>Accuracy and macro-F1 by speaker group, as bars.</summary>
+    public const string ModelCardPlot = "model_card.png";
 }

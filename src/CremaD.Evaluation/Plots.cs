@@ -5,7 +5,7 @@ using SkiaSharp;
 
 namespace CremaD.Evaluation;
 
-/// <summary>The PNG figures of a run: training curves and the normalised confusion matrix.</summary>
+/// <summary>The PNG figures of a run: training curves, the normalised confusion matrix and the model card.</summary>
 public static class Plots
 {
     /// <summary>Size of training_curves.png: matplotlib's figsize=(12, 5) at 100 dpi.</summary>
@@ -143,6 +143,78 @@ public static class Plots
 
         SavePng(pngPath, ConfusionWidth, ConfusionHeight, canvas => plot.Render(canvas, ConfusionWidth, ConfusionHeight));
     }
+
+    /// <summary>Size of model_card.png.</summary>
+    public const int ModelCardWidth = 1000, ModelCardHeight = 760;
+
+    /// <summary>
+    /// The model card as bars: one row per speaker group (sex, age band, race, ethnicity, in the card's order), accuracy
+    /// and macro-F1 side by side, the overall accuracy as a dashed line. A group with too few clips or actors gets no bar
+    /// and says so, so an absent bar is never read as 0 %.
+    /// </summary>
+    public static void SaveModelCard(ModelCard card, string pngPath)
+    {
+        ArgumentNullException.ThrowIfNull(card);
+        ArgumentException.ThrowIfNullOrEmpty(pngPath);
+        UseInstalledFont();
+        using var plot = new Plot();
+        var groups = card.Groups;
+        var count = groups.Count;
+        var accuracyBars = new List<Bar>();
+        var f1Bars = new List<Bar>();
+        var labels = new string[count];
+        for (var i = 0; i < count; i++)
+        {
+            var group = groups[i];
+            // Top to bottom in card order: row i at y = count − 1 − i.
+            double y = count - 1 - i;
+            labels[i] = $"{ModelCard.AttributeName(group.Attribute)}: {group.Group} ({group.Clips} clips, {group.Actors} {(group.Actors == 1 ? "actor" : "actors")})";
+            if (group.TooFew)
+            {
+                var note = plot.Add.Text("too few to report", 0.01, y);
+                note.LabelFontSize = TickSize - 2;
+                note.LabelAlignment = Alignment.MiddleLeft;
+                note.LabelFontColor = Colors.Gray;
+                note.LabelFontName = PlotFonts.Family;
+                continue;
+            }
+            accuracyBars.Add(new Bar { Position = y + 0.18, Value = group.Accuracy!.Value, Size = 0.34, FillColor = TrainColor, Orientation = Orientation.Horizontal });
+            f1Bars.Add(new Bar { Position = y - 0.18, Value = group.MacroF1!.Value, Size = 0.34, FillColor = ValidationColor, Orientation = Orientation.Horizontal });
+        }
+        var accuracy = plot.Add.Bars(accuracyBars);
+        accuracy.Horizontal = true;
+        accuracy.LegendText = "Accuracy";
+        var f1 = plot.Add.Bars(f1Bars);
+        f1.Horizontal = true;
+        f1.LegendText = "Macro-F1";
+        if (accuracyBars.Count == 0) accuracy.LegendText = f1.LegendText = "";
+        var overall = plot.Add.VerticalLine(card.Accuracy, 1.5f, BestColor, LinePattern.Dashed);
+        overall.LegendText = $"Overall accuracy {(100 * card.Accuracy).ToString("0.0", CultureInfo.InvariantCulture)} %";
+
+        var positions = Enumerable.Range(0, count).Select(i => (double)(count - 1 - i)).ToArray();
+        plot.Axes.Left.SetTicks(positions, labels);
+        plot.Axes.Left.TickLabelStyle.FontSize = TickSize - 2;
+        plot.Axes.Bottom.TickLabelStyle.FontSize = TickSize;
+        plot.Axes.Left.MajorTickStyle.Length = 0;
+        plot.Axes.Left.MinorTickStyle.Length = 0;
+        plot.Axes.Left.MinimumSize = MeasureWidth(labels, TickSize - 2) + 16;
+        plot.Axes.SetLimits(0, 1.0, -0.7, count - 0.3);
+        var gap = card.LargestAccuracyGap is { } g
+            ? $"largest accuracy gap {(100 * g.Gap).ToString("0.0", CultureInfo.InvariantCulture)} points ({ModelCard.AttributeName(g.Attribute)})"
+            : "no attribute with two reportable groups";
+        plot.Title($"{Capitalised(card.Subject.Partition)} set by speaker group: {gap}", TitleSize - 4);
+        plot.XLabel("Fraction (accuracy, macro-F1)", AxisLabelSize);
+        plot.Font.Set(PlotFonts.Family);
+        var legend = plot.ShowLegend(Alignment.LowerRight);
+        legend.FontSize = LegendSize;
+        legend.FontName = PlotFonts.Family;
+        legend.ShadowColor = Colors.Transparent;
+        legend.OutlineColor = Colors.Gray;
+        var height = Math.Max(ModelCardHeight, 120 + 34 * count);
+        SavePng(pngPath, ModelCardWidth, height, canvas => plot.Render(canvas, ModelCardWidth, height));
+    }
+
+    private static string Capitalised(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
 
     /// <summary>
     /// Points ScottPlot's process-wide default at an installed sans-serif family; it would otherwise take Skia's

@@ -17,6 +17,9 @@ public static class ModelFiles
     /// <summary>Everything needed to continue a stopped run (<see cref="Trainer.Resume"/>), rewritten after every epoch.</summary>
     public const string Checkpoint = "last_checkpoint";
 
+    /// <summary>Training options as model.json writes them (snake_case names), for documents that quote the recipe.</summary>
+    public static JsonElement RecipeJson(TrainingOptions options) => JsonSerializer.SerializeToElement(options, Json);
+
     internal static JsonSerializerOptions Json { get; } = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,

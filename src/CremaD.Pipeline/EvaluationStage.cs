@@ -7,7 +7,8 @@ using CremaD.Learning;
 namespace CremaD.Pipeline;
 
 /// <summary>What <see cref="EvaluationStage.Run"/> produced.</summary>
-public sealed record EvaluationResult(EvaluationSummary Summary, Partition Partition, int Clips, string? TrainingCurvesPath, string PredictionsPath);
+public sealed record EvaluationResult(EvaluationSummary Summary, Partition Partition, int Clips, string? TrainingCurvesPath, string PredictionsPath,
+    ModelCard ModelCard);
 
 /// <summary>
 /// Evaluation as a stage: a model directory and a feature store in; classification_report.json, test_metrics.json,
@@ -31,6 +32,8 @@ public static class EvaluationStage
         var summary = EvaluationArtifacts.Write(outputDirectory, predictions.Labels, predictions.Predicted, names);
         var predictionsPath = Path.Combine(outputDirectory, RunFiles.Predictions);
         WritePredictions(predictionsPath, predictions, names);
+        var card = BuildModelCard(predictor.Manifest, store, partition, predictions, names);
+        ModelCardArtifacts.Write(outputDirectory, card);
 
         string? curvesPath = null;
         var historyPath = Path.Combine(modelDirectory, ArtifactNames.History);
@@ -45,7 +48,28 @@ public static class EvaluationStage
                     File.Copy(historyPath, Path.Combine(outputDirectory, ArtifactNames.History), overwrite: true);
             }
         }
-        return new EvaluationResult(summary, partition, clips.Count, curvesPath, predictionsPath);
+        return new EvaluationResult(summary, partition, clips.Count, curvesPath, predictionsPath, card);
+    }
+
+    /// <summary>
+    /// The model card of these predictions: each clip's speaker is the actor id of its CREMA-D file name (clips named
+    /// otherwise count as unknown), matched against CREMA-D's built-in VideoDemographics.
+    /// </summary>
+    public static ModelCard BuildModelCard(ModelManifest manifest, FeatureStore store, Partition partition, PartitionPredictions predictions,
+        IReadOnlyList<string> classNames)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(predictions);
+        var speakers = new SpeakerPrediction[predictions.Ids.Count];
+        for (var i = 0; i < speakers.Length; i++)
+            speakers[i] = new SpeakerPrediction(predictions.Labels[i], predictions.Predicted[i], CremaDFileName.ActorOf(predictions.Ids[i]) ?? "");
+        var model = manifest.Model;
+        var subject = new ModelCardSubject(
+            $"BiGRU {model.NumLayers}×{model.HiddenSize} over {model.InputSize} log-mel bands, {model.Classes} classes",
+            manifest.Training is { } training ? ModelFiles.RecipeJson(training.Options) : null,
+            store.Metadata.DatasetFingerprint, partition.ToName());
+        return ModelCard.Build(subject, speakers, classNames, ActorDemographics.CremaD, ActorDemographics.BuiltInSource);
     }
 
     /// <summary>One row per clip: id, true and predicted class, then one probability column per class.</summary>

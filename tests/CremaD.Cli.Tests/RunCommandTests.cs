@@ -43,7 +43,7 @@ public sealed class RunCommandTests : IClassFixture<RunCommandTests.DemoRun>
         Assert.True(run.ExitCode == 0, run.Stdout + run.Stderr);
         Assert.Contains("built-in demo dataset", run.Stdout);
         foreach (var name in new[] { "best_model", "model.json", "last_checkpoint", "history.json", "training_curves.png", "confusion_matrix.png",
-                     "classification_report.json", "test_metrics.json", "test_predictions.csv", "run.json" })
+                     "classification_report.json", "test_metrics.json", "test_predictions.csv", "run.json", "model_card.json", "model_card.md", "model_card.png" })
         {
             Assert.True(File.Exists(Path.Combine(run.Output, name)), $"missing {name}");
         }
@@ -61,6 +61,17 @@ public sealed class RunCommandTests : IClassFixture<RunCommandTests.DemoRun>
         Assert.Equal(64, manifest.RootElement.GetProperty("dataset").GetProperty("fingerprint").GetString()!.Length);
         Assert.Equal(2, manifest.RootElement.GetProperty("results").GetProperty("epochs_run").GetInt32());
         Assert.Equal(16, manifest.RootElement.GetProperty("training").GetProperty("hidden_size").GetInt32());
+
+        // The model card covers every test clip, its speakers matched to CREMA-D's demographics, and quotes the recipe.
+        using var card = JsonDocument.Parse(File.ReadAllText(Path.Combine(run.Output, "model_card.json")));
+        Assert.Equal(demoTest, card.RootElement.GetProperty("clips").GetInt32());
+        Assert.Equal(0, card.RootElement.GetProperty("clips_without_demographics").GetInt32());
+        Assert.Equal(manifest.RootElement.GetProperty("dataset").GetProperty("fingerprint").GetString(),
+            card.RootElement.GetProperty("subject").GetProperty("dataset_fingerprint").GetString());
+        Assert.Equal(16, card.RootElement.GetProperty("subject").GetProperty("recipe").GetProperty("hidden_size").GetInt32());
+        var sexes = card.RootElement.GetProperty("groups").EnumerateArray().Where(g => g.GetProperty("attribute").GetString() == "sex").ToList();
+        Assert.Equal(demoTest, sexes.Sum(g => g.GetProperty("clips").GetInt32()));
+        Assert.Contains("# Model card", File.ReadAllText(Path.Combine(run.Output, "model_card.md")));
     }
 
     [Theory]

@@ -70,6 +70,10 @@ internal sealed class DemoRun
             }
         }
         var summary = EvaluationArtifacts.Write(artifactsDirectory, yTrue, yPred, Emotions.Names);
+        // The same clips spoken by twelve CREMA-D actors (1001-1012), ten each, for the model card.
+        var speakers = yTrue.Select((label, i) => new SpeakerPrediction(label, yPred[i], (1001 + i % 12).ToString(System.Globalization.CultureInfo.InvariantCulture))).ToList();
+        ModelCardArtifacts.Write(artifactsDirectory, ModelCard.Build(new ModelCardSubject("BiGRU 2×256 over 80 log-mel bands, 6 classes", null, "0f3a9c1e", "test"),
+            speakers, Emotions.Names, ActorDemographics.CremaD, ActorDemographics.BuiltInSource));
 
         var artifactsPrefix = BlobLayout.ArtifactsPrefix(runId);
         RunArtifact Artifact(string name) => new(name, artifactsPrefix + name);
@@ -92,7 +96,8 @@ internal sealed class DemoRun
             [
                 new RunArtifact(ArtifactNames.History, BlobLayout.RunPrefix(runId) + "model/" + ArtifactNames.History),
                 Artifact(ArtifactNames.TrainingCurves), Artifact(ArtifactNames.ClassificationReport), Artifact(ArtifactNames.TestMetrics),
-                Artifact(ArtifactNames.ConfusionMatrix),
+                Artifact(ArtifactNames.ConfusionMatrix), Artifact(ArtifactNames.ModelCardJson), Artifact(ArtifactNames.ModelCardMarkdown),
+                Artifact(ArtifactNames.ModelCardPlot),
             ]);
         return new DemoRun(status, artifactsDirectory);
     }

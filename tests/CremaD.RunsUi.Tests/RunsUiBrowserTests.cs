@@ -1,4 +1,5 @@
 using CremaD.Contracts;
+using CremaD.Evaluation;
 using CremaD.Testing;
 using Microsoft.Playwright;
 using Xunit.Abstractions;
@@ -105,6 +106,16 @@ public sealed class RunsUiBrowserTests(ITestOutputHelper output)
             await ExpectImageLoadedAsync("#confusion-matrix");
             await ExpectImageLoadedAsync("#artifacts [data-preview='training_curves.png'] img");
             await Expect(page.Locator("#artifacts a[download]")).ToHaveCountAsync(Run.Status.Artifacts.Count);
+            // The model card panel: a row per speaker group of the run's model_card.json, too-small groups saying so, its plot.
+            var card = ModelCard.FromJson(await File.ReadAllTextAsync(Path.Combine(Run.ArtifactsDirectory, ArtifactNames.ModelCardJson)));
+            await Expect(page.Locator("#model-card tbody tr")).ToHaveCountAsync(card.Groups.Count);
+            foreach (var group in card.Groups)
+            {
+                var row = page.Locator($"#model-card tr[data-group='{group.Attribute}:{group.Group}']");
+                await Expect(row).ToContainTextAsync(group.TooFew ? "too few to report" : Percent(group.Accuracy!.Value));
+            }
+            await Expect(page.Locator("#model-card-gap")).ToContainTextAsync(card.LargestAccuracyGap is null ? "no gap can be measured" : "Largest accuracy gap");
+            await ExpectImageLoadedAsync("#model-card-plot");
             await Expect(page.Locator("#rejected")).ToContainTextAsync("1003_IEO_SAD_LO.wav");
             Assert.Equal($"{Run.Status.Name} · CremaD", await page.TitleAsync());
             await ShotAsync("2-run.png", fullPage: true);

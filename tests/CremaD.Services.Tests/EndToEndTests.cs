@@ -56,7 +56,8 @@ public sealed class EndToEndTests(RabbitMqFixture rabbit, AzuriteFixture azurite
         // Artefacts in storage, under the run's prefix.
         var prefix = BlobLayout.RunPrefix(runId);
         foreach (var name in new[] { ArtifactNames.ClassificationReport, ArtifactNames.TestMetrics, ArtifactNames.ConfusionMatrix,
-                     ArtifactNames.TrainingCurves, ArtifactNames.History, "test_predictions.csv", RunFiles.Manifest })
+                     ArtifactNames.TrainingCurves, ArtifactNames.History, "test_predictions.csv", RunFiles.Manifest,
+                     ArtifactNames.ModelCardJson, ArtifactNames.ModelCardMarkdown, ArtifactNames.ModelCardPlot })
         {
             Assert.True(await cluster.Blobs.ExistsAsync(prefix + "artifacts/" + name), name);
             Assert.Contains(status.Artifacts, a => a.Name == name);

@@ -128,6 +128,18 @@ let objectUrls = new Map();
 function releaseObjectUrls() {
   for (const url of objectUrls.values()) url.then((u) => URL.revokeObjectURL(u), () => {});
   objectUrls = new Map();
+  jsonDocuments = new Map();
+}
+
+// JSON artefacts the current view fetched (the model card), once per view, like the pictures.
+let jsonDocuments = new Map();
+function fetchedJson(path) {
+  if (!jsonDocuments.has(path)) {
+    const doc = request(path).then((r) => r.json());
+    doc.catch(() => jsonDocuments.delete(path));
+    jsonDocuments.set(path, doc);
+  }
+  return jsonDocuments.get(path);
 }
 
 // An object URL of the file at path, fetched once per view through request() (so it carries the API key).
@@ -525,13 +537,45 @@ function metricsPanels(run) {
   const matrix = el("div", { class: "panel", id: "confusion" }, el("h2", {}, "Confusion matrix (test, row-normalised)"),
     hasMatrix ? fetchedImage(artifactPath(run.runId, "confusion_matrix.png"), { class: "confusion", id: "confusion-matrix", alt: "Confusion matrix" })
       : el("p", { class: "muted" }, "No confusion_matrix.png among the artifacts."));
-  return [recall, matrix];
+  return [recall, matrix, modelCardPanel(run)];
+}
+
+// model_card.json as a table by speaker group, its largest gap first, and model_card.png; groups too small to
+// report say so instead of showing a rate.
+function modelCardPanel(run) {
+  const panel = el("div", { class: "panel wide", id: "model-card" }, el("h2", {}, "Model card: by speaker group (test)"));
+  if (!run.artifacts.some((a) => a.name === "model_card.json")) {
+    panel.append(el("p", { class: "muted" }, "No model_card.json among the artifacts."));
+    return panel;
+  }
+  const body = el("div", {}, el("p", { class: "muted" }, "Loading the model card…"));
+  panel.append(body);
+  fetchedJson(artifactPath(run.runId, "model_card.json")).then((mc) => {
+    const gap = mc.largest_accuracy_gap;
+    const headline = gap
+      ? el("p", { id: "model-card-gap" }, el("strong", {}, `Largest accuracy gap: ${(gap.gap * 100).toFixed(1)} points by ${gap.attribute.replace("_", " ")}`),
+        ` (${gap.highest_group} ${pct(gap.highest)} vs ${gap.lowest_group} ${pct(gap.lowest)})`)
+      : el("p", { id: "model-card-gap", class: "muted" },
+        `No attribute has two groups with at least ${mc.minimum_group_clips} clips and ${mc.minimum_group_actors} actors in this test set: no gap can be measured.`);
+    const rows = mc.groups.map((g) => el("tr", { "data-group": `${g.attribute}:${g.group}` },
+      el("td", {}, g.attribute.replace("_", " ")), el("td", {}, g.group), el("td", { class: "num" }, g.clips), el("td", { class: "num" }, g.actors),
+      g.too_few ? el("td", { class: "muted", colspan: 2 }, "too few to report")
+        : [el("td", { class: "num" }, pct(g.accuracy)), el("td", { class: "num" }, pct(g.macro_f1))]));
+    replace(body, headline,
+      el("div", { class: "model-card" },
+        el("div", {},
+          el("table", {}, el("thead", {}, el("tr", {}, ["Attribute", "Group", "Clips", "Actors", "Accuracy", "Macro F1"].map((x) => el("th", {}, x)))), el("tbody", {}, rows)),
+          el("p", { class: "small muted" }, `Speakers: ${mc.demographics_source}. Intended use: ${mc.intended_use}`)),
+        run.artifacts.some((a) => a.name === "model_card.png")
+          ? fetchedImage(artifactPath(run.runId, "model_card.png"), { class: "confusion", id: "model-card-plot", alt: "Model card" }) : null));
+  }, (e) => replace(body, message(`model_card.json: ${e.message}`, "error")));
+  return panel;
 }
 
 function artifactList(run, onError) {
   if (!run.artifacts.length) return el("p", { class: "muted" }, terminal(run.stage) ? "None." : "None yet: they appear when training and evaluation finish.");
-  // The confusion matrix has its own panel; the other pictures (the training curves) are previewed here.
-  const previews = run.artifacts.filter((a) => /\.png$/i.test(a.name) && a.name !== "confusion_matrix.png");
+  // The confusion matrix and the model card have their own panels; the other pictures (the training curves) are previewed here.
+  const previews = run.artifacts.filter((a) => /\.png$/i.test(a.name) && a.name !== "confusion_matrix.png" && a.name !== "model_card.png");
   return [
     el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "File"), el("th", {}, "Blob key"), el("th", {}, ""))),
       el("tbody", {}, run.artifacts.map((a) => {
