@@ -112,6 +112,7 @@ public static class BlobDataset
                     _ => null,
                 },
                 Seed = reference.SplitSeed,
+                LabelsFrom = reference.LabelsFrom == LabelSourceChoice.Perceived ? LabelSource.Perceived : LabelSource.Acted,
                 Files = files,
             });
         }

@@ -265,7 +265,7 @@ public static class BlobFeatureStore
         var run = new FeatureRunSummary(started, manifests.Length, accepted.Count, 0, rejected, 0, true, seconds,
             seconds > 0 ? decoded / seconds : 0, new FeatureStageTimings(0, seconds, 0, 0, 0, 0, 0, 0));
         return FeatureStoreMetadata.Describe(accepted, rejected, dataset.Location, dataset.Layout, dataset.LabelsKey, dataset.SplitSeed,
-            dataset.DemographicsKey, dataset.Fingerprint, run);
+            dataset.DemographicsKey, dataset.Fingerprint, run, dataset.LabelsFrom);
     }
 
     private static ClipRejection ToRejection(RejectedClip clip) =>

@@ -1,3 +1,4 @@
+using CremaD.Datasets;
 using System.CommandLine;
 
 namespace CremaD.Cli;
@@ -44,6 +45,13 @@ public static class CommonOptions
     public static Option<FileInfo?> Labels() => new("--labels")
     {
         Description = "A labels.csv other than <data-root>/labels.csv (its paths are relative to its own folder)",
+    };
+
+    public static Option<LabelSource> LabelsFrom() => new("--labels-from")
+    {
+        Description = "acted: the emotion the actor portrayed (file name or labels.csv); perceived: the majority of CREMA-D's " +
+            "crowd ratings of the voice (summaryTable.csv, built in), clips without a single voice vote set aside as rejected",
+        DefaultValueFactory = _ => LabelSource.Acted,
     };
 
     public static Option<FileInfo?> Demographics() => new("--demographics")

@@ -16,6 +16,17 @@ public enum DatasetLayoutChoice
     [JsonStringEnumMemberName("official")] Official,
 }
 
+/// <summary>Which emotion labels a run trains and tests on (CremaD.Datasets.LabelSource). Wire names: "acted", "perceived".</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<LabelSourceChoice>))]
+public enum LabelSourceChoice
+{
+    /// <summary>The emotion the actor portrayed: the file name's code, or labels.csv's class.</summary>
+    [JsonStringEnumMemberName("acted")] Acted,
+
+    /// <summary>The majority of CREMA-D's crowd ratings of the voice (summaryTable.csv); clips without one are rejected.</summary>
+    [JsonStringEnumMemberName("perceived")] Perceived,
+}
+
 /// <summary>Where a clip is used (CremaD.Datasets.Partition). Wire names are the course layout's: "train", "validation", "test".</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<ClipPartition>))]
 public enum ClipPartition
@@ -43,7 +54,9 @@ public enum RejectionStage
 /// <param name="Prefix">Blob key prefix of the dataset root, ending with '/'.</param>
 /// <param name="Layout">Force a layout, or detect it.</param>
 /// <param name="SplitSeed">Official layout: seed of the actor split (the course layout's partitions come from labels.csv).</param>
-public sealed record DatasetRef(string Prefix, DatasetLayoutChoice Layout = DatasetLayoutChoice.Auto, int SplitSeed = 42)
+/// <param name="LabelsFrom">Acted or perceived emotions; the labels are part of the dataset's fingerprint, so each has its own feature store.</param>
+public sealed record DatasetRef(string Prefix, DatasetLayoutChoice Layout = DatasetLayoutChoice.Auto, int SplitSeed = 42,
+    LabelSourceChoice LabelsFrom = LabelSourceChoice.Acted)
 {
     public IReadOnlyList<string> FindProblems()
     {
@@ -55,7 +68,7 @@ public sealed record DatasetRef(string Prefix, DatasetLayoutChoice Layout = Data
         {
             problems.Add($"prefix '{Prefix}' must be a dataset folder under {BlobLayout.DatasetsFolder}/ (datasets/<name>/).");
         }
-        return problems.Defined("layout", Layout).List;
+        return problems.Defined("layout", Layout).Defined("labels_from", LabelsFrom).List;
     }
 }
 

@@ -11,13 +11,8 @@ public static class ActorDemographics
     /// <summary>Where <see cref="CremaD"/> comes from, as cards and errors name it.</summary>
     public const string BuiltInSource = "CREMA-D VideoDemographics.csv (built in; ODbL 1.0, CheyneyComputerScience/CREMA-D)";
 
-    private static readonly Lazy<IReadOnlyDictionary<string, ActorInfo>> BuiltIn = new(() =>
-    {
-        using var stream = typeof(ActorDemographics).Assembly.GetManifestResourceStream("CremaD.Datasets.VideoDemographics.csv")
-            ?? throw new InvalidOperationException("The built-in VideoDemographics.csv resource is missing from CremaD.Datasets.");
-        using var reader = new StreamReader(stream);
-        return Parse(reader.ReadToEnd(), BuiltInSource);
-    });
+    private static readonly Lazy<IReadOnlyDictionary<string, ActorInfo>> BuiltIn =
+        new(() => Parse(CremaDMetadata.ReadText(FileName), BuiltInSource));
 
     /// <summary>
     /// The 91 CREMA-D actors (1001–1091) as the corpus's own VideoDemographics.csv describes them, built into the tool:
@@ -78,4 +73,17 @@ public static class ActorDemographics
         "" => "Unknown",
         var other => char.ToUpperInvariant(other[0]) + other[1..],
     };
+}
+
+/// <summary>CREMA-D's metadata files built into this assembly (Metadata/, ODbL 1.0: see Metadata/CREMA-D-LICENSE.txt).</summary>
+internal static class CremaDMetadata
+{
+    /// <summary>The text of the built-in <paramref name="fileName"/> (VideoDemographics.csv, summaryTable.csv).</summary>
+    public static string ReadText(string fileName)
+    {
+        using var stream = typeof(CremaDMetadata).Assembly.GetManifestResourceStream("CremaD.Datasets." + fileName)
+            ?? throw new InvalidOperationException($"The built-in {fileName} resource is missing from CremaD.Datasets.");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
 }

@@ -11,6 +11,9 @@ public sealed record Dataset(string Root, DatasetLayout Layout, IReadOnlyList<Cl
     /// <summary>Files seen but not taken (official layout: names that do not follow the CREMA-D scheme).</summary>
     public IReadOnlyList<RejectedFile> Rejected { get; init; } = [];
 
+    /// <summary>Whether the labels are the acted emotions or the perceived ones (<see cref="PerceivedEmotions.Relabel"/>).</summary>
+    public LabelSource LabelsFrom { get; init; } = LabelSource.Acted;
+
     /// <summary>The labels file the dataset was read from (course layout), or null.</summary>
     public string? LabelsPath { get; init; }
 

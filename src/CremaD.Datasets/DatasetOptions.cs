@@ -14,6 +14,9 @@ public sealed record DatasetOptions
     /// <summary>Official layout: <c>VideoDemographics.csv</c> if not beside <c>AudioWAV/</c>.</summary>
     public string? DemographicsPath { get; init; }
 
+    /// <summary>Label each clip with its acted emotion (default) or with CREMA-D's perceived one (<see cref="PerceivedEmotions"/>).</summary>
+    public LabelSource LabelsFrom { get; init; } = LabelSource.Acted;
+
     /// <summary>Official layout: seed of the actor split.</summary>
     public int Seed { get; init; } = 42;
 

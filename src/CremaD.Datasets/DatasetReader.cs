@@ -26,12 +26,14 @@ public static class DatasetReader
         var labelsPath = options.LabelsPath is { } given ? Path.GetFullPath(given) : Path.Combine(root, LabelsFileName);
         var audioFolder = Path.Combine(root, AudioFolderName);
         var layout = options.Layout ?? DetectLayout(root, options, labelsPath, audioFolder);
-        return layout switch
+        var dataset = layout switch
         {
             DatasetLayout.Course => ReadCourse(root, labelsPath, files),
             DatasetLayout.Official => ReadOfficial(root, files.DirectoryExists(audioFolder) ? audioFolder : root, options),
             _ => throw new ArgumentOutOfRangeException(nameof(options), layout, "unknown layout"),
         };
+        // The partitions stay the layout's (labels.csv, or the actor split): only the labels change.
+        return options.LabelsFrom == LabelSource.Perceived ? PerceivedEmotions.Relabel(dataset) : dataset;
     }
 
     private static DatasetLayout DetectLayout(string root, DatasetOptions options, string labelsPath, string audioFolder)

@@ -30,7 +30,8 @@ public sealed record RunDataset(
     int Rejected,
     IReadOnlyDictionary<string, int> ClipsPerPartition,
     IReadOnlyDictionary<string, int> ActorsPerPartition,
-    double AudioHours);
+    double AudioHours,
+    LabelSource LabelsFrom = LabelSource.Acted);
 
 /// <summary>Wall-clock seconds per stage.</summary>
 public sealed record RunDurations(double Features, double Training, double Evaluation, double Total);
@@ -96,6 +97,6 @@ public sealed record RunManifest(
     {
         var m = store.Metadata;
         return new RunDataset(m.DataRoot, m.Layout.ToString().ToLowerInvariant(), m.DatasetFingerprint, m.Clips, m.Rejected,
-            m.ClipsPerPartition, m.ActorsPerPartition, m.Durations.Total / 3600.0);
+            m.ClipsPerPartition, m.ActorsPerPartition, m.Durations.Total / 3600.0, m.LabelsFrom);
     }
 }

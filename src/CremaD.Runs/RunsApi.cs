@@ -71,7 +71,7 @@ public static class RunsApi
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["dataset"] = [e.Message] });
         }
         var submitter = http.User.Identity?.Name ?? RunsApiAccessOptions.DefaultSubmitter;
-        var command = new SubmitRun(Guid.NewGuid(), new DatasetRef(prefix, request.Layout, request.SplitSeed), request.Config ?? RunConfig.Default,
+        var command = new SubmitRun(Guid.NewGuid(), new DatasetRef(prefix, request.Layout, request.SplitSeed, request.LabelsFrom), request.Config ?? RunConfig.Default,
             DateTimeOffset.UtcNow, request.Name, submitter);
         var problems = command.FindProblems();
         if (problems.Count > 0) return Results.ValidationProblem(new Dictionary<string, string[]> { ["run"] = [.. problems] });

@@ -72,6 +72,7 @@ public sealed class RunCommandTests : IClassFixture<RunCommandTests.DemoRun>
         var sexes = card.RootElement.GetProperty("groups").EnumerateArray().Where(g => g.GetProperty("attribute").GetString() == "sex").ToList();
         Assert.Equal(demoTest, sexes.Sum(g => g.GetProperty("clips").GetInt32()));
         Assert.Contains("# Model card", File.ReadAllText(Path.Combine(run.Output, "model_card.md")));
+        Assert.Equal("acted", manifest.RootElement.GetProperty("dataset").GetProperty("labels_from").GetString());
     }
 
     [Theory]

@@ -102,6 +102,7 @@ public sealed class RunsUiBrowserTests(ITestOutputHelper output)
             await Expect(page.Locator("#loss-chart line.best")).ToHaveCountAsync(1);
             await Expect(page.Locator("#recall")).ToContainTextAsync("anger");
             await Expect(page.Locator("#summary")).ToContainTextAsync(Percent(Run.Status.Evaluation.Accuracy));
+            await Expect(page.Locator("#summary")).ToContainTextAsync("acted emotions");
             await Expect(page.Locator("#cancel-run")).ToHaveCountAsync(0);
             await ExpectImageLoadedAsync("#confusion-matrix");
             await ExpectImageLoadedAsync("#artifacts [data-preview='training_curves.png'] img");

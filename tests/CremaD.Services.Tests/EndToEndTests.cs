@@ -30,6 +30,37 @@ public sealed class EndToEndTests(RabbitMqFixture rabbit, AzuriteFixture azurite
     };
 
     [RequiresInfrastructureFact(Infrastructure.RabbitMq | Infrastructure.Azurite)]
+    public async Task A_run_on_perceived_emotions_trains_on_the_voice_votes_in_a_feature_store_of_its_own()
+    {
+        await using var cluster = new ServiceCluster(rabbit, azurite);
+        await cluster.StartAsync("runs-api", "features-1", "trainer", "evaluation");
+        var clips = await cluster.UploadDemoSubsetAsync("perceived", 12, 6, 6);
+
+        // Twelve training clips relabelled by listeners need not cover every emotion: no class weights.
+        var config = TinyConfig with { UseClassWeights = false };
+        var acted = await cluster.WaitForAsync(await cluster.SubmitAsync("perceived", config, "acted"), s => s.Stage.IsTerminal(), "the acted run");
+        var perceived = await cluster.WaitForAsync(await cluster.SubmitAsync("perceived", config, "perceived", LabelSourceChoice.Perceived),
+            s => s.Stage.IsTerminal(), "the perceived run");
+
+        Assert.True(perceived.Stage == RunStage.Completed, cluster.Describe(perceived));
+        Assert.Equal(LabelSourceChoice.Perceived, perceived.Dataset.LabelsFrom);
+        // The labels are part of the dataset's fingerprint: the perceived run cannot reuse the acted run's store.
+        Assert.NotEqual(acted.Features.FeatureStorePrefix, perceived.Features.FeatureStorePrefix);
+        // Clips without a single voice vote are rejected at the dataset step, with the reason; the rest are tested.
+        var withoutVote = clips.Where(c => PerceivedEmotions.Of(c, out _) is null).ToList();
+        Assert.Equal(withoutVote.Order(StringComparer.Ordinal),
+            perceived.RejectedClips.Where(r => r.Stage == RejectionStage.Dataset).Select(r => r.Key["datasets/perceived/".Length..]).Order(StringComparer.Ordinal));
+        Assert.All(perceived.RejectedClips, r => Assert.StartsWith("no perceived emotion: ", r.Reason, StringComparison.Ordinal));
+        Assert.Equal(6 - withoutVote.Count(c => c.StartsWith("test/", StringComparison.Ordinal)), perceived.Evaluation!.Samples);
+        var report = await cluster.Blobs.ReadTextAsync(BlobLayout.RunPrefix(perceived.RunId) + "artifacts/" + ArtifactNames.ClassificationReport);
+        var neutral = System.Text.Json.JsonDocument.Parse(report).RootElement.GetProperty("neutral").GetProperty("support").GetInt32();
+        var heardNeutral = clips.Count(c => c.StartsWith("test/", StringComparison.Ordinal) && PerceivedEmotions.Of(c, out _) == Emotions.IndexOf("NEU"));
+        Assert.Equal(heardNeutral, neutral);
+        var manifest = JsonSerializer.Deserialize<RunManifest>(await cluster.Blobs.ReadTextAsync(BlobLayout.RunPrefix(perceived.RunId) + "artifacts/" + RunFiles.Manifest), RunManifest.Json)!;
+        Assert.Equal(LabelSource.Perceived, manifest.Dataset.LabelsFrom);
+    }
+
+    [RequiresInfrastructureFact(Infrastructure.RabbitMq | Infrastructure.Azurite)]
     public async Task A_run_completes_through_the_services_with_its_artefacts_rejections_and_one_trace()
     {
         await using var cluster = new ServiceCluster(rabbit, azurite);

@@ -113,10 +113,20 @@ internal abstract class TestCluster : IAsyncDisposable
         return name;
     }
 
-    /// <summary>POST /runs; the run's id.</summary>
-    public async Task<Guid> SubmitAsync(string dataset, RunConfig config, string name = "services test")
+    /// <summary>Uploads a demo subset loose under datasets/<paramref name="name"/>/; the clips' relative paths.</summary>
+    public async Task<IReadOnlyList<string>> UploadDemoSubsetAsync(string name, int train, int validation, int test)
     {
-        using var response = await RunsApiClient.PostAsJsonAsync("/runs", new SubmitRunRequest(dataset, config, name), ServiceJson.Options);
+        var local = Temp.Sub("dataset-" + name);
+        var clips = TestDatasets.WriteDemoSubset(local, train, validation, test);
+        await Blobs.UploadDirectoryAsync(local, BlobLayout.DatasetPrefix(name));
+        return clips;
+    }
+
+    /// <summary>POST /runs; the run's id.</summary>
+    public async Task<Guid> SubmitAsync(string dataset, RunConfig config, string name = "services test",
+        LabelSourceChoice labelsFrom = LabelSourceChoice.Acted)
+    {
+        using var response = await RunsApiClient.PostAsJsonAsync("/runs", new SubmitRunRequest(dataset, config, name, LabelsFrom: labelsFrom), ServiceJson.Options);
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         return (await response.Content.ReadFromJsonAsync<SubmitRunResponse>(ServiceJson.Options))!.RunId;
     }

@@ -5,7 +5,7 @@ using CremaD.Datasets;
 namespace CremaD.Cli.Commands;
 
 /// <summary>
-/// The options that pick a dataset (--data-root, --labels, --seed, --demographics), added to a command
+/// The options that pick a dataset (--data-root, --labels, --seed, --demographics, --labels-from), added to a command
 /// together and turned into a <see cref="Dataset"/> in one place.
 /// </summary>
 public sealed class DatasetArguments(bool dataRootRequired = true)
@@ -14,6 +14,7 @@ public sealed class DatasetArguments(bool dataRootRequired = true)
     public Option<FileInfo?> Labels { get; } = CommonOptions.Labels();
     public Option<int> Seed { get; } = CommonOptions.Seed();
     public Option<FileInfo?> Demographics { get; } = CommonOptions.Demographics();
+    public Option<LabelSource> LabelsFrom { get; } = CommonOptions.LabelsFrom();
 
     public void AddTo(Command command)
     {
@@ -21,6 +22,7 @@ public sealed class DatasetArguments(bool dataRootRequired = true)
         command.Options.Add(Labels);
         command.Options.Add(Seed);
         command.Options.Add(Demographics);
+        command.Options.Add(LabelsFrom);
     }
 
     public DatasetOptions Options(ParseResult parseResult, DatasetLayout? layout = null) => new()
@@ -29,6 +31,7 @@ public sealed class DatasetArguments(bool dataRootRequired = true)
         LabelsPath = parseResult.GetValue(Labels)?.FullName,
         Seed = parseResult.GetValue(Seed),
         DemographicsPath = parseResult.GetValue(Demographics)?.FullName,
+        LabelsFrom = parseResult.GetValue(LabelsFrom),
     };
 
     public Dataset Open(ParseResult parseResult, DatasetLayout? layout = null) =>
@@ -46,6 +49,8 @@ public sealed class DatasetArguments(bool dataRootRequired = true)
             text += $", split by actor with seed {dataset.SplitSeed?.ToString(CultureInfo.InvariantCulture)}"
                 + (dataset.DemographicsPath is null ? " (no VideoDemographics.csv: not balanced by sex)" : ", balanced by sex");
         }
+        if (dataset.LabelsFrom == LabelSource.Perceived)
+            text += $"; labels: perceived emotion (CREMA-D voice votes), {dataset.Rejected.Count} files set aside";
         return text;
     }
 }

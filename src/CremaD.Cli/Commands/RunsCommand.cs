@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CremaD.Datasets;
 using System.Globalization;
 using CremaD.Contracts;
 using CremaD.Runs.Client;
@@ -119,17 +120,20 @@ public static class RunsCommand
         var name = new Option<string?>("--name") { Description = "A label for the run" };
         var epochs = new Option<int?>("--epochs") { Description = "Maximum epochs (default: the recipe's)" };
         var wait = new Option<bool>("--wait") { Description = "Follow the run until it finishes; exit code 0 only if it completed" };
+        var labelsFrom = CommonOptions.LabelsFrom();
         var command = new Command("submit", "Submit a run on an uploaded dataset");
         connection.AddTo(command);
         command.Options.Add(dataset);
         command.Options.Add(name);
         command.Options.Add(epochs);
+        command.Options.Add(labelsFrom);
         command.Options.Add(wait);
         CliConsole.SetAction(command, async (parseResult, console, cancellationToken) =>
         {
             var client = connection.Open(parseResult);
             var config = parseResult.GetValue(epochs) is { } n ? RunConfig.Default with { Epochs = n } : RunConfig.Default;
-            var id = await Call(() => client.SubmitAsync(new SubmitRunRequest(parseResult.GetRequiredValue(dataset), config, parseResult.GetValue(name)),
+            var id = await Call(() => client.SubmitAsync(new SubmitRunRequest(parseResult.GetRequiredValue(dataset), config, parseResult.GetValue(name),
+                LabelsFrom: parseResult.GetValue(labelsFrom) == LabelSource.Perceived ? LabelSourceChoice.Perceived : LabelSourceChoice.Acted),
                 cancellationToken)).ConfigureAwait(false);
             console.Line(id.ToString("D"));
             if (!parseResult.GetValue(wait)) return CliConsole.ExitOk;

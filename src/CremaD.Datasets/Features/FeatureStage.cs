@@ -504,7 +504,7 @@ public static class FeatureStage
 
         private FeatureStoreMetadata BuildMetadata(List<FeatureStoreEntry> accepted, int rejected, string fingerprint, FeatureRunSummary run) =>
             FeatureStoreMetadata.Describe(accepted, rejected, dataset.Root, dataset.Layout, dataset.LabelsPath, dataset.SplitSeed,
-                dataset.DemographicsPath, fingerprint, run);
+                dataset.DemographicsPath, fingerprint, run, dataset.LabelsFrom);
     }
 
     private static void DeleteIfExists(string path)

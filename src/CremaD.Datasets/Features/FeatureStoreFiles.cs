@@ -183,14 +183,16 @@ public sealed record FeatureStoreMetadata(
     IReadOnlyDictionary<string, int[]> ClipsPerClass,
     IReadOnlyDictionary<string, int> ActorsPerPartition,
     DurationSummary Durations,
-    FeatureRunSummary LastRun)
+    FeatureRunSummary LastRun,
+    LabelSource LabelsFrom = LabelSource.Acted)
 {
     /// <summary>
     /// The metadata of a store holding <paramref name="accepted"/>: counts per partition, class and actor, and the clip
     /// durations, computed one way for the local feature stage and for the distributed one.
     /// </summary>
     public static FeatureStoreMetadata Describe(IReadOnlyList<FeatureStoreEntry> accepted, int rejected, string dataRoot,
-        DatasetLayout layout, string? labelsPath, int? splitSeed, string? demographicsPath, string fingerprint, FeatureRunSummary run)
+        DatasetLayout layout, string? labelsPath, int? splitSeed, string? demographicsPath, string fingerprint, FeatureRunSummary run,
+        LabelSource labelsFrom = LabelSource.Acted)
     {
         var partitions = Enum.GetValues<Partition>();
         var perPartition = partitions.ToDictionary(p => p.ToName(), p => accepted.Count(e => e.Partition == p));
@@ -208,7 +210,7 @@ public sealed record FeatureStoreMetadata(
                 accepted.Min(e => e.DurationSeconds), accepted.Max(e => e.DurationSeconds));
         return new FeatureStoreMetadata(FeatureStoreFiles.FormatVersion, FeatureStage.ToolVersion, FeatureRecipe.Describe(), dataRoot,
             layout, labelsPath, splitSeed, demographicsPath, fingerprint, Emotions.Codes,
-            accepted.Count, rejected, accepted.Sum(e => (long)e.Frames), perPartition, perClass, actors, durations, run);
+            accepted.Count, rejected, accepted.Sum(e => (long)e.Frames), perPartition, perClass, actors, durations, run, labelsFrom);
     }
 }
 

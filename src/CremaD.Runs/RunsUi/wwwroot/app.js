@@ -448,7 +448,7 @@ function card(label, value, sub) {
 function summaryCards(run) {
   const f = run.features, tr = run.training, ev = run.evaluation;
   return el("div", { class: "cards" },
-    card("Dataset", el("span", { class: "mono", style: { fontSize: "14px" } }, run.dataset.prefix), `layout ${run.dataset.layout}, split seed ${run.dataset.splitSeed}`),
+    card("Dataset", el("span", { class: "mono", style: { fontSize: "14px" } }, run.dataset.prefix), `layout ${run.dataset.layout}, split seed ${run.dataset.splitSeed}, ${run.dataset.labelsFrom === "perceived" ? "perceived" : "acted"} emotions`),
     card("Clips", f.clips ? `${f.clipsExtracted}/${f.clips}` : f.clipsExtracted || "–",
       `${f.clipsRejected || run.rejectedClips.length} rejected${f.reused ? " · features reused" : ""}${f.audioSeconds ? ` · ${(f.audioSeconds / 60).toFixed(1)} min audio` : ""}`),
     card("Shards", f.shardCount ? `${f.completedShards.length}/${f.shardCount}` : f.reused ? "reused" : "–", f.ready ? "features ready" : ""),
