@@ -20,6 +20,7 @@ public static class CremaDCommandLine
         root.Subcommands.Add(PredictCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(RunsCommand.Create());
+        root.Subcommands.Add(BaselineCommand.Create());
         root.Subcommands.Add(BenchmarkCommand.Create());
         return root;
     }

@@ -138,4 +138,22 @@ public sealed class RunCommandTests : IClassFixture<RunCommandTests.DemoRun>
         Assert.Equal(1, code);
         Assert.Contains("not a complete feature store", stderr);
     }
+
+    [Fact]
+    public async Task Baseline_scores_the_demo_store_and_writes_its_metrics()
+    {
+        using var dir = new TempDir();
+        var (code, stdout, stderr) = await Cremad.RunAsync("baseline", "--features-dir", Path.Combine(run.Output, "features"), "--output-dir", dir["baseline"]);
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Contains("baseline test", stdout);
+        using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir["baseline"], "baseline_metrics.json")));
+        var scores = metrics.RootElement.GetProperty("scores").EnumerateArray().ToList();
+        Assert.Equal(["train", "validation", "test"], scores.Select(s => s.GetProperty("partition").GetString()));
+        Assert.All(scores, s => Assert.InRange(s.GetProperty("accuracy").GetDouble(), 0, 1));
+        Assert.True(File.Exists(Path.Combine(dir["baseline"], "classification_report.json")));
+
+        var (badCode, _, badError) = await Cremad.RunAsync("baseline", "--features-dir", Path.Combine(run.Output, "features"), "--c", "0");
+        Assert.Equal(1, badCode);
+        Assert.Contains("--c must be in (0, 1e6]", badError);
+    }
 }
