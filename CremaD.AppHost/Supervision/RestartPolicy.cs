@@ -28,9 +28,41 @@ public static class RestartPolicyExtensions
 /// button runs) for a replica that exited on its own. Each restart is written to the replica's console log in the
 /// dashboard with the exit code, and counted in its "Restarts" property.
 /// </summary>
+/// <remarks>
+/// The watch begins in <see cref="StartingAsync"/>, before any hosted service's StartAsync, because Aspire's
+/// orchestrator does not return from its StartAsync until every resource has been created, and the services are
+/// created only when the infrastructure they wait for is healthy. Started as an ordinary hosted service, this
+/// supervisor missed a broker that failed while booting (found when a port clash made RabbitMQ exit 7 s after start:
+/// the services then waited for it forever).
+/// </remarks>
 public sealed class RestartSupervisor(ResourceNotificationService notifications, ResourceCommandService commands,
-    ResourceLoggerService resourceLogs, IHostApplicationLifetime lifetime, ILogger<RestartSupervisor> logger) : BackgroundService
+    ResourceLoggerService resourceLogs, IHostApplicationLifetime lifetime, ILogger<RestartSupervisor> logger) : IHostedLifecycleService, IDisposable
 {
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _watch;
+
+    public Task StartingAsync(CancellationToken cancellationToken)
+    {
+        _watch = Task.Run(() => ExecuteAsync(_stopping.Token), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_watch is not null) await _watch.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public void Dispose() => _stopping.Dispose();
+
     /// <summary>The longest wait before a restart.</summary>
     public static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(30);
 
@@ -45,7 +77,7 @@ public sealed class RestartSupervisor(ResourceNotificationService notifications,
     public static TimeSpan DelayBefore(int consecutive) =>
         TimeSpan.FromSeconds(Math.Min(MaxDelay.TotalSeconds, Math.Pow(2, Math.Clamp(consecutive - 1, 0, 16))));
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    private async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         try
         {

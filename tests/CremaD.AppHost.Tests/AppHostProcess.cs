@@ -44,7 +44,10 @@ public sealed class AppHostProcess : IAsyncDisposable
         Path.Combine(InfrastructureResourceExtensions.RepositoryRoot, "CremaD.AppHost", "bin",
             typeof(AppHostProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()!.Configuration, "net10.0", "CremaD.AppHost.dll");
 
-    public static AppHostProcess Start(params string[] arguments)
+    public static AppHostProcess Start(params string[] arguments) => Start(new Dictionary<string, string>(), arguments);
+
+    /// <param name="environment">Variables set for the AppHost (and so for what DCP starts) on top of the test's own.</param>
+    public static AppHostProcess Start(IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
         var artifacts = Directory.CreateTempSubdirectory("cremad-apphost-test-").FullName;
         var ports = FreePorts.Allocate(3);
@@ -69,6 +72,7 @@ public sealed class AppHostProcess : IAsyncDisposable
         start.Environment["DOTNET_DASHBOARD_OTLP_ENDPOINT_URL"] = $"http://localhost:{ports[1]}";
         start.Environment["DOTNET_DASHBOARD_OTLP_HTTP_ENDPOINT_URL"] = $"http://localhost:{ports[2]}";
         start.Environment["ASPIRE_ALLOW_UNSECURED_TRANSPORT"] = "true";
+        foreach (var (key, value) in environment) start.Environment[key] = value;
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         var host = new AppHostProcess(process, artifacts, ports[0]);
         process.OutputDataReceived += (_, e) => host.Append(e.Data);

@@ -94,6 +94,38 @@ public sealed class AppHostProcessTests(ITestOutputHelper output)
         await AssertGoneAsync(tree);
     }
 
+    [RequiresInfrastructureFact(CremaD.Testing.Infrastructure.RabbitMq | CremaD.Testing.Infrastructure.Azurite)]
+    public async Task A_broker_that_fails_while_booting_is_restarted_and_the_services_start_after_it()
+    {
+        // The broker's first boot fails as a port clash made it fail in CI (7 s in, exit 1); the second boots it.
+        var folder = Directory.CreateTempSubdirectory("cremad-failing-broker-").FullName;
+        try
+        {
+            var script = Path.Combine(folder, "rabbitmq-server");
+            var marker = Path.Combine(folder, "failed-once");
+            await File.WriteAllTextAsync(script, $"""
+                #!/bin/bash
+                if [ ! -e '{marker}' ]; then touch '{marker}'; sleep 3; echo 'BOOT FAILED (test)' >&2; exit 1; fi
+                exec /usr/lib/rabbitmq/bin/rabbitmq-server
+                """.ReplaceLineEndings("\n"));
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+            await using var host = AppHostProcess.Start(new Dictionary<string, string> { ["CREMAD_RABBITMQ_SERVER"] = script },
+                "--mode", "distributed", "--no-demo");
+            var tree = await host.WaitForProcessesAsync(TimeSpan.FromMinutes(4), "beam.smp", "CremaD.RunsApi", "CremaD.FeatureService",
+                "CremaD.TrainerService", "CremaD.EvaluationService");
+            Assert.True(File.Exists(marker), "the failing first boot did not run");
+            Assert.Matches(@"messaging-\w+ exited on its own \(state \w+, exit code 1\) after \d+ s; restart #1", host.Console);
+            ProcessTree.Signal(host.ProcessId, ProcessTree.SigInt);
+            Assert.Equal(0, await host.Exited.WaitAsync(TimeSpan.FromMinutes(2)));
+            await AssertGoneAsync(tree);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     /// <summary>Every process of the tree ends within 60 s (after SIGKILL of the AppHost, DCP's monitor stops the rest).</summary>
     private async Task AssertGoneAsync(IReadOnlyList<ProcessTree.Entry> tree)
     {
