@@ -24,6 +24,17 @@ public enum RunTrainingLoop
     [JsonStringEnumMemberName("fast")] Fast,
 }
 
+/// <summary>Which named model a run trains (CremaD.Learning.ModelName). Wire names: "statpool" (the default), "seed".</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<RunModel>))]
+public enum RunModel
+{
+    /// <summary>The seed's BiGRU with statistics pooling over every frame: the default.</summary>
+    [JsonStringEnumMemberName("statpool")] StatPool,
+
+    /// <summary>The original script's model and recipe, bit for bit.</summary>
+    [JsonStringEnumMemberName("seed")] Seed,
+}
+
 /// <summary>
 /// The recipe of a run: the original training script's flags with their names and defaults (CremaD.Learning's
 /// TrainingOptions mirrors them; the pipeline maps one onto the other), plus how the distributed services split
@@ -49,6 +60,8 @@ public sealed record RunConfig
     /// <summary>The defaults of every flag.</summary>
     public static RunConfig Default { get; } = new();
 
+    /// <summary>The model to train (this implementation's addition; the flags below apply to either).</summary>
+    public RunModel Model { get; init; } = RunModel.StatPool;
     /// <summary>Maximum number of epochs (early stopping may end training sooner).</summary>
     public int Epochs { get; init; } = 80;
     public int BatchSize { get; init; } = 24;
@@ -84,7 +97,8 @@ public sealed record RunConfig
             .AtLeast("num_layers", NumLayers, 1).AtMost("num_layers", NumLayers, MaxNumLayers)
             .AtLeast("shard_size", ShardSize, 1).AtMost("shard_size", ShardSize, MaxShardSize)
             .Defined("device", Device)
-            .Defined("loop", Loop);
+            .Defined("loop", Loop)
+            .Defined("model", Model);
         if (!(LearningRate > 0) || !double.IsFinite(LearningRate)) problems.Add($"learning_rate must be a positive number, got {LearningRate}.");
         if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) problems.Add($"weight_decay must be a non-negative number, got {WeightDecay}.");
         if (!(LabelSmoothing is >= 0 and < 1)) problems.Add($"label_smoothing must be in [0, 1), got {LabelSmoothing}.");
@@ -98,6 +112,7 @@ public sealed record RunConfig
     {
         var flags = new OrderedDictionary<string, object>(StringComparer.Ordinal)
         {
+            ["model"] = WireName(Model),
             ["epochs"] = Epochs,
             ["batch_size"] = BatchSize,
             ["learning_rate"] = LearningRate,

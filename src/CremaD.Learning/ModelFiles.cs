@@ -60,6 +60,13 @@ public sealed record ModelManifest(
 
     public Normalisation Normalisation => new(NormalisationMean, NormalisationStd, NormalisationFrames);
 
+    /// <summary>
+    /// Which named model this is ("statpool", "seed"): the training recipe's, or for a manifest without one, the name
+    /// its architecture matches. Written to model.json for people and tools; not read back.
+    /// </summary>
+    public string ModelName => Training?.Options.Model.WireName()
+                               ?? (Model.Pooling == SummaryPooling.LastState ? CremaD.Learning.ModelName.Seed : CremaD.Learning.ModelName.StatPool).WireName();
+
     public static ModelManifest Create(ModelOptions model, IReadOnlyList<string> classNames, Normalisation normalisation, TrainingSummary? training) =>
         new(FormatName, CurrentVersion, model, classNames.ToArray(), normalisation.Mean, normalisation.Std, normalisation.Frames,
             CremaD.Audio.FeatureRecipe.Version, JsonSerializer.SerializeToElement(CremaD.Audio.FeatureRecipe.Describe()), training);

@@ -50,6 +50,28 @@ internal sealed class PackedSteps
 
     /// <summary>Packed row of each (sorted) sequence's final frame.</summary>
     public long[] LastRows { get; }
+
+    /// <summary>The (sorted) sequence each packed row belongs to: row Offsets[t] + i is sequence i.</summary>
+    public long[] RowSequences()
+    {
+        var sequences = new long[Rows];
+        for (var t = 0; t < BatchSizes.Length; t++)
+        {
+            for (var i = 0; i < BatchSizes[t]; i++) sequences[Offsets[t] + i] = i;
+        }
+        return sequences;
+    }
+
+    /// <summary>Frames of each (sorted) sequence.</summary>
+    public long[] Lengths()
+    {
+        var lengths = new long[Sequences];
+        foreach (var size in BatchSizes)
+        {
+            for (var i = 0; i < size; i++) lengths[i]++;
+        }
+        return lengths;
+    }
 }
 
 /// <summary>
@@ -74,6 +96,21 @@ internal static class PackedGru
     /// </param>
     public static Tensor TopLayerSummary(GRU gru, ModelOptions options, PackedSequence input, bool training, bool concurrentDirections,
         Generator? dropoutGenerator, IReadOnlyList<DropoutStream>? directionDropoutStreams = null)
+    {
+        var (output, steps) = TopLayerOutput(gru, options, input, training, concurrentDirections, dropoutGenerator, directionDropoutStreams);
+        var hidden = options.HiddenSize;
+        // The forward direction ends at each sequence's last frame; the backward direction at frame 0 (the first rows).
+        using var lastRows = tensor(steps.LastRows, device: output.device);
+        var summary = cat([output.narrow(1, 0, hidden).index_select(0, lastRows), output.narrow(1, hidden, hidden).narrow(0, 0, steps.Sequences)], 1);
+        return input.unsorted_indices is null || input.unsorted_indices.IsInvalid ? summary : summary.index_select(0, input.unsorted_indices);
+    }
+
+    /// <summary>
+    /// Every frame's top-layer output, forward ‖ backward (rows × 2H) in packed order (sequences sorted longest
+    /// first, as <see cref="PackedSequence.data"/>), with the batch's step layout. Parameters as <see cref="TopLayerSummary"/>.
+    /// </summary>
+    public static (Tensor Output, PackedSteps Steps) TopLayerOutput(GRU gru, ModelOptions options, PackedSequence input, bool training,
+        bool concurrentDirections, Generator? dropoutGenerator, IReadOnlyList<DropoutStream>? directionDropoutStreams = null)
     {
         long[] batchSizes;
         using (var cpuSizes = input.batch_sizes.cpu()) batchSizes = cpuSizes.data<long>().ToArray();
@@ -110,10 +147,7 @@ internal static class PackedGru
                     : ModelDropout.Apply(output, options.Dropout, dropoutGenerator);
         }
 
-        // The forward direction ends at each sequence's last frame; the backward direction at frame 0 (the first rows).
-        using var lastRows = tensor(steps.LastRows, device: output!.device);
-        var summary = cat([output.narrow(1, 0, hidden).index_select(0, lastRows), output.narrow(1, hidden, hidden).narrow(0, 0, steps.Sequences)], 1);
-        return input.unsorted_indices is null || input.unsorted_indices.IsInvalid ? summary : summary.index_select(0, input.unsorted_indices);
+        return (output!, steps);
     }
 }
 

@@ -26,11 +26,16 @@ public enum TrainingLoop
 }
 
 /// <summary>
-/// The training recipe. Names and defaults are those of the original training script; <see cref="Device"/>,
-/// <see cref="Loop"/> and <see cref="Threads"/> are this implementation's additions.
+/// The training recipe. Names and defaults are those of the original training script; <see cref="Model"/>,
+/// <see cref="Pooling"/>, <see cref="Device"/>, <see cref="Loop"/> and <see cref="Threads"/> are this
+/// implementation's additions. The default model is <see cref="ModelName.StatPool"/>; <c>Model = ModelName.Seed</c>
+/// gives the original script's model and numbers exactly.
 /// </summary>
 public sealed record TrainingOptions
 {
+    /// <summary>Which named model (<see cref="ModelName"/>); the flags below apply to either.</summary>
+    public ModelName Model { get; init; } = ModelName.StatPool;
+
     public int Epochs { get; init; } = 80;
     public int BatchSize { get; init; } = 24;
     public double LearningRate { get; init; } = 3e-4;
@@ -42,6 +47,8 @@ public sealed record TrainingOptions
     public int HiddenSize { get; init; } = 256;
     public int NumLayers { get; init; } = 2;
     public double Dropout { get; init; } = 0.35;
+    /// <summary>How the GRU's outputs become one vector per clip; null: the model's own (<see cref="ModelNames.Pooling"/>). For ablations.</summary>
+    public SummaryPooling? Pooling { get; init; }
     /// <summary>Maximum global L2 norm of the gradients (clip_grad_norm_).</summary>
     public double GradClip { get; init; } = 5.0;
     public bool UseSpecAugment { get; init; } = true;
@@ -64,7 +71,7 @@ public sealed record TrainingOptions
 
     /// <summary>The model these options train, for <paramref name="classes"/> classes of 80-band features.</summary>
     public ModelOptions ToModelOptions(int classes, int inputSize = CremaD.Audio.FeatureRecipe.MelBands) =>
-        new(inputSize, HiddenSize, NumLayers, Dropout, classes);
+        new(inputSize, HiddenSize, NumLayers, Dropout, classes, Pooling ?? Model.Pooling());
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first impossible value.</summary>
     public void Validate()
@@ -79,6 +86,7 @@ public sealed record TrainingOptions
         if (Threads is < 1) throw new ArgumentException($"Thread count must be at least 1, got {Threads}.");
         if (!Enum.IsDefined(Device)) throw new ArgumentException($"Unknown device {Device}.");
         if (!Enum.IsDefined(Loop)) throw new ArgumentException($"Unknown training loop {Loop}.");
+        if (!Enum.IsDefined(Model)) throw new ArgumentException($"Unknown model {Model}.");
         ToModelOptions(classes: 2).Validate();
     }
 }

@@ -12,6 +12,12 @@ public static class RunConfigMapping
         ArgumentNullException.ThrowIfNull(config);
         return new TrainingOptions
         {
+            Model = config.Model switch
+            {
+                RunModel.StatPool => ModelName.StatPool,
+                RunModel.Seed => ModelName.Seed,
+                _ => throw new ArgumentOutOfRangeException(nameof(config), config.Model, "unknown model"),
+            },
             Epochs = config.Epochs,
             BatchSize = config.BatchSize,
             LearningRate = config.LearningRate,

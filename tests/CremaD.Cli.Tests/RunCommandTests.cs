@@ -51,6 +51,11 @@ public sealed class RunCommandTests : IClassFixture<RunCommandTests.DemoRun>
         using var history = JsonDocument.Parse(File.ReadAllText(Path.Combine(run.Output, "history.json")));
         Assert.Equal(2, history.RootElement.GetArrayLength());
 
+        // The default model, named in model.json.
+        using var model = JsonDocument.Parse(File.ReadAllText(Path.Combine(run.Output, "model.json")));
+        Assert.Equal("statpool", model.RootElement.GetProperty("model_name").GetString());
+        Assert.Equal("mean-std", model.RootElement.GetProperty("model").GetProperty("pooling").GetString());
+
         using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(run.Output, "classification_report.json")));
         var keys = report.RootElement.EnumerateObject().Select(p => p.Name).ToArray();
         Assert.Equal(["anger", "disgust", "fear", "happy", "neutral", "sad", "accuracy", "macro avg", "weighted avg"], keys);
@@ -155,5 +160,45 @@ public sealed class RunCommandTests : IClassFixture<RunCommandTests.DemoRun>
         var (badCode, _, badError) = await Cremad.RunAsync("baseline", "--features-dir", Path.Combine(run.Output, "features"), "--c", "0");
         Assert.Equal(1, badCode);
         Assert.Contains("--c must be in (0, 1e6]", badError);
+    }
+
+    [Fact]
+    public async Task Benchmark_models_compares_the_seed_statpool_and_the_baseline_and_a_rerun_skips_finished_runs()
+    {
+        using var dir = new TempDir();
+        var features = Path.Combine(run.Output, "features");
+        string[] arguments = ["benchmark", "models", "-f", features, "-o", dir["compare"], "--epochs", "1", "--seeds", "1,2",
+            "--variants", "seed,statpool,baseline", "--hidden-size", "8", "--threads", "1"];
+        var (code, stdout, stderr) = await Cremad.RunAsync(arguments);
+        Assert.True(code == 0, stdout + stderr);
+
+        using var result = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir["compare"], "models_benchmark.json")));
+        var runs = result.RootElement.GetProperty("runs").EnumerateArray().ToList();
+        // Two seeds of each trained model, one fit of the deterministic baseline.
+        Assert.Equal(["seed", "seed", "statpool", "statpool", "baseline"], runs.Select(r => r.GetProperty("variant").GetString()));
+        Assert.All(runs, r => Assert.InRange(r.GetProperty("test_accuracy").GetDouble(), 0, 1));
+        var rows = result.RootElement.GetProperty("rows").EnumerateArray().ToDictionary(r => r.GetProperty("variant").GetString()!);
+        var seedRuns = runs.Where(r => r.GetProperty("variant").GetString() == "seed").Select(r => r.GetProperty("macro_f1").GetDouble()).ToArray();
+        Assert.Equal(seedRuns.Average(), rows["seed"].GetProperty("macro_f1_mean").GetDouble(), 9);
+        Assert.Equal(Math.Abs(seedRuns[0] - seedRuns[1]) / Math.Sqrt(2), rows["seed"].GetProperty("macro_f1_sd").GetDouble(), 9);
+        Assert.Equal(rows["statpool"].GetProperty("macro_f1_mean").GetDouble() - seedRuns.Average(),
+            rows["statpool"].GetProperty("macro_f1_gain_over_seed").GetDouble(), 9);
+        // Each trained run is a complete model directory, named after its model.
+        using var model = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir["compare"], "features", "seed", "seed-2", "model.json")));
+        Assert.Equal("seed", model.RootElement.GetProperty("model_name").GetString());
+        var table = File.ReadAllText(Path.Combine(dir["compare"], "models_benchmark.md"));
+        Assert.Contains("| features | statpool | 2 |", table);
+        Assert.Contains("| features | baseline | 1 |", table);
+
+        // Run again: nothing is trained twice, and the table is the same.
+        var (again, againOut, againErr) = await Cremad.RunAsync(arguments);
+        Assert.True(again == 0, againOut + againErr);
+        Assert.Equal(5, againOut.Split('\n').Count(l => l.EndsWith("(done before)", StringComparison.Ordinal)));
+        Assert.DoesNotContain("epoch 1,", againOut);
+        Assert.Equal(table, File.ReadAllText(Path.Combine(dir["compare"], "models_benchmark.md")));
+
+        var (bad, _, badError) = await Cremad.RunAsync("benchmark", "models", "-f", features, "-o", dir["bad"], "--variants", "seed,lstm");
+        Assert.Equal(1, bad);
+        Assert.Contains("unknown variant 'lstm'", badError);
     }
 }

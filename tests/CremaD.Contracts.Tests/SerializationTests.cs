@@ -99,14 +99,14 @@ public sealed class SerializationTests
             {
               "runId": "5b1f4c2e-9a7d-4e0b-8c63-2f0d9e1a7b44",
               "dataset": { "prefix": "datasets/crema-d/" },
-              "config": { "epochs": 5, "useSpecAugment": false, "device": "cuda" },
+              "config": { "epochs": 5, "useSpecAugment": false, "device": "cuda", "model": "seed" },
               "submittedAt": "2026-11-23T09:30:00+00:00"
             }
             """;
 
         var submit = JsonSerializer.Deserialize<SubmitRun>(json, Wire)!;
 
-        Assert.Equal(RunConfig.Default with { Epochs = 5, UseSpecAugment = false, Device = RunDevice.Cuda }, submit.Config);
+        Assert.Equal(RunConfig.Default with { Epochs = 5, UseSpecAugment = false, Device = RunDevice.Cuda, Model = RunModel.Seed }, submit.Config);
         Assert.Equal(new DatasetRef("datasets/crema-d/", DatasetLayoutChoice.Auto, 42), submit.Dataset);
         Assert.Null(submit.Name);
         Assert.Empty(submit.FindProblems());

@@ -65,12 +65,14 @@ public sealed class ValidationTests
         var flags = RunConfig.Default.ToFlags();
 
         Assert.Equal(
-            ["epochs", "batch_size", "learning_rate", "weight_decay", "seed", "patience", "label_smoothing", "hidden_size",
+            ["model", "epochs", "batch_size", "learning_rate", "weight_decay", "seed", "patience", "label_smoothing", "hidden_size",
              "num_layers", "dropout", "grad_clip", "use_spec_augment", "use_class_weights", "device", "loop", "shard_size"],
             flags.Keys);
         Assert.Equal("auto", flags["device"]);
         Assert.Equal(3e-4, flags["learning_rate"]);
-        Assert.StartsWith("epochs=80 batch_size=24 learning_rate=0.0003 weight_decay=0.0001 seed=42", RunConfig.Default.ToString());
+        Assert.Equal("statpool", flags["model"]);
+        Assert.Equal("seed", (RunConfig.Default with { Model = RunModel.Seed }).ToFlags()["model"]);
+        Assert.StartsWith("model=statpool epochs=80 batch_size=24 learning_rate=0.0003 weight_decay=0.0001 seed=42", RunConfig.Default.ToString());
         Assert.EndsWith("use_class_weights=true device=auto loop=fast shard_size=256", RunConfig.Default.ToString());
     }
 
@@ -81,12 +83,13 @@ public sealed class ValidationTests
         {
             Epochs = 0, BatchSize = -1, LearningRate = double.NaN, WeightDecay = -1e-4, Patience = 0, LabelSmoothing = 1,
             HiddenSize = 0, NumLayers = 0, Dropout = 1, GradClip = 0, ShardSize = RunConfig.MaxShardSize + 1, Device = (RunDevice)9,
+            Model = (RunModel)7,
         };
 
         var problems = config.FindProblems();
 
         foreach (var flag in new[] { "epochs", "batch_size", "learning_rate", "weight_decay", "patience", "label_smoothing",
-                     "hidden_size", "num_layers", "dropout", "grad_clip", "shard_size", "device" })
+                     "hidden_size", "num_layers", "dropout", "grad_clip", "shard_size", "device", "model" })
         {
             Assert.Contains(problems, p => p.StartsWith(flag + " ", StringComparison.Ordinal));
         }

@@ -8,12 +8,15 @@ public sealed class ModelTests
 {
     private static readonly ModelOptions Small = new(InputSize: 80, HiddenSize: 12, NumLayers: 2, Dropout: 0.2, Classes: 6);
 
-    [Fact]
-    public void LogitsHaveOneRowPerSequenceInTheGivenOrder()
+    [Theory]
+    [InlineData(SummaryPooling.LastState)]
+    [InlineData(SummaryPooling.MeanStd)]
+    [InlineData(SummaryPooling.Attentive)]
+    public void LogitsHaveOneRowPerSequenceInTheGivenOrder(SummaryPooling pooling)
     {
         manual_seed(11);
         using var scope = NewDisposeScope();
-        using var model = new SerModel(Small);
+        using var model = new SerModel(Small with { Pooling = pooling });
         model.eval();
         var lengths = new[] { 7, 30, 1, 19, 30, 4 }; // unsorted, with a tie and a one-frame clip
         var sequences = lengths.Select(length => randn(length, 80)).ToArray();
@@ -30,6 +33,52 @@ public sealed class ModelTests
     }
 
     [Fact]
+    public void Statistics_pooling_is_the_mean_and_population_std_of_each_clip_s_own_frames()
+    {
+        manual_seed(21);
+        using var scope = NewDisposeScope();
+        using var model = new SerModel(Small with { Pooling = SummaryPooling.MeanStd });
+        model.eval();
+        var lengths = new[] { 5, 23, 1, 23, 9 }; // unsorted, a tie, a one-frame clip
+        var sequences = lengths.Select(length => randn(length, 80)).ToArray();
+        using var noGrad = no_grad();
+        var summary = model.Summary(pack_sequence(sequences, enforce_sorted: false));
+        Assert.Equal(new long[] { lengths.Length, 4 * Small.HiddenSize }, summary.shape);
+        for (var i = 0; i < sequences.Length; i++)
+        {
+            // The clip alone through LibTorch's GRU, unbatched: (T, 2H) outputs; the summary's statistics over T.
+            var (frames, _) = model.Gru.call(sequences[i].unsqueeze(1));
+            var outputs = frames.squeeze(1);
+            var expected = cat([outputs.mean([0]), outputs.var([0], unbiased: false).clamp_min(1e-5).sqrt()], 0);
+            Assert.True(allclose(summary[i], expected, rtol: 1e-4, atol: 1e-5), $"clip {i} (length {lengths[i]}): pooled statistics differ");
+        }
+    }
+
+    [Fact]
+    public void Attentive_pooling_with_equal_scores_is_statistics_pooling_and_its_weights_follow_the_scores()
+    {
+        manual_seed(22);
+        using var scope = NewDisposeScope();
+        using var attentive = new SerModel(Small with { Pooling = SummaryPooling.Attentive });
+        using var plain = new SerModel(Small with { Pooling = SummaryPooling.MeanStd });
+        attentive.eval();
+        plain.eval();
+        var sequences = new[] { 6, 14, 2 }.Select(length => randn(length, 80)).ToArray();
+        using var noGrad = no_grad();
+        // Same GRU weights in both models.
+        foreach (var (name, parameter) in plain.Gru.named_parameters()) parameter.copy_(attentive.Gru.get_parameter(name)!);
+        attentive.AttentionScore!.weight!.zero_();
+        attentive.AttentionScore!.bias!.zero_();
+        var uniform = attentive.Summary(pack_sequence(sequences, enforce_sorted: false));
+        Assert.True(allclose(uniform, plain.Summary(pack_sequence(sequences, enforce_sorted: false)), rtol: 1e-4, atol: 1e-6));
+        // With scores of their own the weights are no longer uniform, and the summary moves.
+        attentive.AttentionScore!.weight!.normal_(0, 1);
+        var weighted = attentive.Summary(pack_sequence(sequences, enforce_sorted: false));
+        Assert.False(allclose(uniform, weighted, rtol: 1e-3, atol: 1e-4));
+        Assert.True(weighted.isfinite().all().item<bool>());
+    }
+
+    [Fact]
     public void ModelHasTheRecipesLayers()
     {
         using var model = new SerModel(new ModelOptions());
@@ -40,16 +89,28 @@ public sealed class ModelTests
         Assert.Equal(new long[] { 256, 512 }, shapes["fc1.weight"]);
         Assert.Equal(new long[] { 6, 256 }, shapes["fc2.weight"]);
         Assert.DoesNotContain(shapes.Keys, name => name.Contains("conv", StringComparison.OrdinalIgnoreCase));
+        Assert.DoesNotContain(shapes.Keys, name => name.StartsWith("attention", StringComparison.Ordinal));
+
+        // Statistics pooling doubles the summary the head sees; attentive pooling adds its scorer.
+        using var pooled = new SerModel(new ModelOptions(Pooling: SummaryPooling.Attentive));
+        var pooledShapes = pooled.named_parameters().ToDictionary(p => p.name, p => p.parameter.shape);
+        Assert.Equal(new long[] { 1024 }, pooledShapes["norm.weight"]);
+        Assert.Equal(new long[] { 256, 1024 }, pooledShapes["fc1.weight"]);
+        Assert.Equal(new long[] { 128, 512 }, pooledShapes["attention_hidden.weight"]);
+        Assert.Equal(new long[] { 1, 128 }, pooledShapes["attention_score.weight"]);
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void FusedKernelComputesTheNativeGrusOutputAndGradients(bool concurrentDirections)
+    [InlineData(false, SummaryPooling.LastState)]
+    [InlineData(true, SummaryPooling.LastState)]
+    [InlineData(false, SummaryPooling.MeanStd)]
+    [InlineData(true, SummaryPooling.MeanStd)]
+    [InlineData(true, SummaryPooling.Attentive)]
+    public void FusedKernelComputesTheNativeGrusOutputAndGradients(bool concurrentDirections, SummaryPooling pooling)
     {
         manual_seed(5);
         using var scope = NewDisposeScope();
-        using var model = new SerModel(Small) { ConcurrentGruDirections = concurrentDirections };
+        using var model = new SerModel(Small with { Pooling = pooling }) { ConcurrentGruDirections = concurrentDirections };
         model.eval(); // no dropout, so both kernels see identical inputs
         var lengths = new[] { 9, 3, 17, 17, 1, 12 };
         var sequences = lengths.Select(length => randn(length, 80)).ToArray();

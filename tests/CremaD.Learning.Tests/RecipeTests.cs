@@ -7,9 +7,11 @@ namespace CremaD.Learning.Tests;
 public sealed class RecipeTests
 {
     [Fact]
-    public void DefaultsAreTheOriginalRecipe()
+    public void DefaultsAreTheOriginalRecipe_and_the_default_model_is_statpool()
     {
         var options = new TrainingOptions();
+        Assert.Equal(ModelName.StatPool, options.Model);
+        Assert.Null(options.Pooling);
         Assert.Equal(80, options.Epochs);
         Assert.Equal(24, options.BatchSize);
         Assert.Equal(3e-4, options.LearningRate);
@@ -23,7 +25,12 @@ public sealed class RecipeTests
         Assert.Equal(5.0, options.GradClip);
         Assert.True(options.UseSpecAugment);
         Assert.True(options.UseClassWeights);
-        Assert.Equal(new ModelOptions(80, 256, 2, 0.35, 6), options.ToModelOptions(6));
+        Assert.Equal(new ModelOptions(80, 256, 2, 0.35, 6, SummaryPooling.MeanStd), options.ToModelOptions(6));
+        // The seed's model: the original script's, last hidden states summarising a clip.
+        Assert.Equal(new ModelOptions(80, 256, 2, 0.35, 6), (options with { Model = ModelName.Seed }).ToModelOptions(6));
+        Assert.Equal(SummaryPooling.LastState, new ModelOptions().Pooling);
+        // A pooling given for an ablation overrides the model's.
+        Assert.Equal(SummaryPooling.Attentive, (options with { Pooling = SummaryPooling.Attentive }).ToModelOptions(6).Pooling);
     }
 
     [Fact]

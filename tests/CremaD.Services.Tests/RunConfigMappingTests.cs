@@ -25,13 +25,13 @@ public sealed class RunConfigMappingTests
         {
             Epochs = 7, BatchSize = 5, LearningRate = 0.01, WeightDecay = 0.2, Seed = 9, Patience = 3, LabelSmoothing = 0.1,
             HiddenSize = 32, NumLayers = 1, Dropout = 0.1, GradClip = 1.5, UseSpecAugment = false, UseClassWeights = false,
-            Device = RunDevice.Cpu, Loop = RunTrainingLoop.Fast,
+            Device = RunDevice.Cpu, Loop = RunTrainingLoop.Fast, Model = RunModel.Seed,
         };
         var expected = new TrainingOptions
         {
             Epochs = 7, BatchSize = 5, LearningRate = 0.01, WeightDecay = 0.2, Seed = 9, Patience = 3, LabelSmoothing = 0.1,
             HiddenSize = 32, NumLayers = 1, Dropout = 0.1, GradClip = 1.5, UseSpecAugment = false, UseClassWeights = false,
-            Device = DeviceChoice.Cpu, Loop = TrainingLoop.Fast, Threads = 2,
+            Device = DeviceChoice.Cpu, Loop = TrainingLoop.Fast, Threads = 2, Model = ModelName.Seed,
         };
         Assert.Equal(expected, config.ToTrainingOptions(threads: 2));
     }

@@ -12,9 +12,10 @@ public static class BenchmarkCommand
 {
     public static Command Create()
     {
-        var command = new Command("benchmark", "Measure the speed of a stage");
+        var command = new Command("benchmark", "Measure the speed of a stage, or compare models");
         command.Subcommands.Add(CreateFeatures());
         command.Subcommands.Add(BenchmarkTrainCommand.Create());
+        command.Subcommands.Add(BenchmarkModelsCommand.Create());
         return command;
     }
 

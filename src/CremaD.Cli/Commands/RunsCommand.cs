@@ -113,6 +113,12 @@ public static class RunsCommand
         return command;
     }
 
+    private static RunModel Fail(System.CommandLine.Parsing.ArgumentResult result, string message)
+    {
+        result.AddError(message);
+        return default;
+    }
+
     private static Command CreateSubmit()
     {
         var connection = new Connection();
@@ -121,17 +127,30 @@ public static class RunsCommand
         var epochs = new Option<int?>("--epochs") { Description = "Maximum epochs (default: the recipe's)" };
         var wait = new Option<bool>("--wait") { Description = "Follow the run until it finishes; exit code 0 only if it completed" };
         var labelsFrom = CommonOptions.LabelsFrom();
+        var model = new Option<RunModel>("--model")
+        {
+            Description = "statpool (the default) or seed (the original model and recipe)",
+            DefaultValueFactory = _ => RunConfig.Default.Model,
+            CustomParser = r => r.Tokens.Single().Value.ToLowerInvariant() switch
+            {
+                "statpool" => RunModel.StatPool,
+                "seed" => RunModel.Seed,
+                var other => Fail(r, $"--model must be statpool or seed, got '{other}'"),
+            },
+        };
         var command = new Command("submit", "Submit a run on an uploaded dataset");
         connection.AddTo(command);
         command.Options.Add(dataset);
         command.Options.Add(name);
         command.Options.Add(epochs);
         command.Options.Add(labelsFrom);
+        command.Options.Add(model);
         command.Options.Add(wait);
         CliConsole.SetAction(command, async (parseResult, console, cancellationToken) =>
         {
             var client = connection.Open(parseResult);
-            var config = parseResult.GetValue(epochs) is { } n ? RunConfig.Default with { Epochs = n } : RunConfig.Default;
+            var config = RunConfig.Default with { Model = parseResult.GetValue(model) };
+            if (parseResult.GetValue(epochs) is { } n) config = config with { Epochs = n };
             var id = await Call(() => client.SubmitAsync(new SubmitRunRequest(parseResult.GetRequiredValue(dataset), config, parseResult.GetValue(name),
                 LabelsFrom: parseResult.GetValue(labelsFrom) == LabelSource.Perceived ? LabelSourceChoice.Perceived : LabelSourceChoice.Acted),
                 cancellationToken)).ConfigureAwait(false);

@@ -29,6 +29,19 @@ public sealed class TrainingArguments
     public Option<int> HiddenSize { get; } = Positive("--hidden-size", "GRU hidden size per direction", Defaults.HiddenSize);
     public Option<int> NumLayers { get; } = Positive("--num-layers", "GRU layers", Defaults.NumLayers);
     public Option<double> Dropout { get; } = Number("--dropout", "Dropout (between GRU layers and in the head)", Defaults.Dropout);
+    public Option<ModelName> Model { get; } = new("--model")
+    {
+        Description = "statpool (the default: statistics pooling over every frame) or seed (the original model and recipe, bit for bit)",
+        DefaultValueFactory = _ => Defaults.Model,
+        CustomParser = r => ModelNames.TryParse(r.Tokens.Single().Value, out var model) ? model
+            : Fail<ModelName>(r, $"--model must be one of {string.Join(", ", ModelNames.All.Select(m => m.WireName()))}"),
+    };
+    public Option<SummaryPooling?> Pooling { get; } = new("--pooling")
+    {
+        Description = "Override the model's clip summary: last-state, mean-std or attentive (for ablations)",
+        CustomParser = r => ModelNames.TryParsePooling(r.Tokens.Single().Value, out var pooling) ? pooling
+            : Fail<SummaryPooling?>(r, "--pooling must be one of last-state, mean-std, attentive"),
+    };
     public Option<double> GradClip { get; } = Number("--grad-clip", "Gradient-norm clipping threshold", Defaults.GradClip);
     public Option<bool> UseSpecAugment { get; } = new("--use-spec-augment") { Description = "SpecAugment on training features (default on)" };
     public Option<bool> NoSpecAugment { get; } = new("--no-spec-augment") { Description = "Turn SpecAugment off" };
@@ -47,8 +60,8 @@ public sealed class TrainingArguments
     /// <param name="includeThreads">False for a command that defines its own --threads (benchmark train takes a list).</param>
     public void AddTo(Command command, bool includeThreads = true)
     {
-        Option[] options = [Epochs, BatchSize, LearningRate, WeightDecay, Patience, LabelSmoothing, HiddenSize, NumLayers, Dropout,
-            GradClip, UseSpecAugment, NoSpecAugment, NoClassWeights, Device, Loop];
+        Option[] options = [Model, Epochs, BatchSize, LearningRate, WeightDecay, Patience, LabelSmoothing, HiddenSize, NumLayers, Dropout,
+            Pooling, GradClip, UseSpecAugment, NoSpecAugment, NoClassWeights, Device, Loop];
         if (OwnsSeed) command.Options.Add(Seed);
         foreach (var option in options) command.Options.Add(option);
         if (includeThreads) command.Options.Add(Threads);
@@ -73,6 +86,8 @@ public sealed class TrainingArguments
             HiddenSize = parseResult.GetValue(HiddenSize),
             NumLayers = parseResult.GetValue(NumLayers),
             Dropout = parseResult.GetValue(Dropout),
+            Model = parseResult.GetValue(Model),
+            Pooling = parseResult.GetValue(Pooling),
             GradClip = parseResult.GetValue(GradClip),
             UseSpecAugment = !parseResult.GetValue(NoSpecAugment),
             UseClassWeights = !parseResult.GetValue(NoClassWeights),
@@ -93,6 +108,12 @@ public sealed class TrainingArguments
 
     /// <summary>True when the user gave <paramref name="option"/> on the command line (not just its default).</summary>
     public static bool Given(ParseResult parseResult, Option option) => parseResult.GetResult(option) is { Implicit: false };
+
+    private static T Fail<T>(System.CommandLine.Parsing.ArgumentResult result, string message)
+    {
+        result.AddError(message);
+        return default!;
+    }
 
     private static Option<int> Positive(string name, string description, int defaultValue)
     {
