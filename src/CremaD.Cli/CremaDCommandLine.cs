@@ -21,6 +21,7 @@ public static class CremaDCommandLine
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(RunsCommand.Create());
         root.Subcommands.Add(BaselineCommand.Create());
+        root.Subcommands.Add(CrossValidationCommand.Create());
         root.Subcommands.Add(BenchmarkCommand.Create());
         return root;
     }

@@ -201,4 +201,56 @@ public sealed class RunCommandTests : IClassFixture<RunCommandTests.DemoRun>
         Assert.Equal(1, bad);
         Assert.Contains("unknown variant 'lstm'", badError);
     }
+
+    [Fact]
+    public async Task Cv_tests_every_speaker_once_in_sex_balanced_folds_merges_the_model_cards_and_resumes()
+    {
+        using var dir = new TempDir();
+        var features = Path.Combine(run.Output, "features");
+        string[] arguments = ["cv", "-f", features, "-o", dir["cv"], "--folds", "3", "--epochs", "1", "--hidden-size", "8", "--threads", "1"];
+        var (code, stdout, stderr) = await Cremad.RunAsync(arguments);
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Contains("cross-validation: accuracy", stdout);
+
+        using var result = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir["cv"], "cv_results.json")));
+        var folds = result.RootElement.GetProperty("folds").EnumerateArray().ToList();
+        Assert.Equal(3, folds.Count);
+        var testActors = folds.SelectMany(f => f.GetProperty("test_actors").EnumerateArray().Select(a => a.GetString()!)).ToList();
+        var storeClips = CremaD.Datasets.FeatureStore.Open(features).Clips;
+        var actors = storeClips.Select(c => CremaD.Datasets.CremaDFileName.ActorOf(c.Id)!).Distinct().Order().ToList();
+        // Every speaker is tested exactly once, and every clip is predicted exactly once.
+        Assert.Equal(actors, testActors.Order());
+        Assert.Equal(storeClips.Count, folds.Sum(f => f.GetProperty("test_clips").GetInt32()));
+        // A fold never trains or stops early on its test speakers.
+        foreach (var fold in folds)
+        {
+            var test = fold.GetProperty("test_actors").EnumerateArray().Select(a => a.GetString()).ToHashSet();
+            Assert.DoesNotContain(fold.GetProperty("validation_actors").EnumerateArray().Select(a => a.GetString()), test.Contains);
+        }
+        var mean = folds.Average(f => f.GetProperty("macro_f1").GetDouble());
+        Assert.Equal(mean, result.RootElement.GetProperty("macro_f1_mean").GetDouble(), 9);
+
+        // The merged model card covers every clip; each fold has its own.
+        using var merged = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir["cv"], "model_card.json")));
+        Assert.Equal(storeClips.Count, merged.RootElement.GetProperty("clips").GetInt32());
+        foreach (var name in new[] { "model_card.md", "model_card.png", "classification_report.json", "confusion_matrix.png", "cv_results.md",
+                     "fold-1/best_model", "fold-1/model.json", "fold-3/test/model_card.json" })
+        {
+            Assert.True(File.Exists(Path.Combine(dir["cv"], name)), $"missing {name}");
+        }
+
+        // Again: no fold is trained twice, and the result is the same.
+        var (again, againOut, againErr) = await Cremad.RunAsync(arguments);
+        Assert.True(again == 0, againOut + againErr);
+        Assert.Equal(3, againOut.Split('\n').Count(l => l.EndsWith("(done before)", StringComparison.Ordinal)));
+        using var second = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir["cv"], "cv_results.json")));
+        Assert.Equal(mean, second.RootElement.GetProperty("macro_f1_mean").GetDouble(), 12);
+
+        var (bad, _, badError) = await Cremad.RunAsync("cv", "-f", features, "-o", dir["bad"], "--folds", "2");
+        Assert.Equal(1, bad);
+        Assert.Contains("--folds must be in 3..30", badError);
+        var (tooMany, _, tooManyError) = await Cremad.RunAsync("cv", "-f", features, "-o", dir["bad"], "--folds", "7", "--epochs", "1");
+        Assert.Equal(1, tooMany);
+        Assert.Contains("7 folds need at least 7 actors", tooManyError);
+    }
 }
