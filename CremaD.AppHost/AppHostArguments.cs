@@ -30,6 +30,9 @@ public sealed record AppHostArguments
     /// <summary>Competing feature-service processes (each takes as many shards at once as it has cores).</summary>
     public int FeatureReplicas { get; init; } = 2;
 
+    /// <summary>trainer-service processes: several take a sweep's folds (or several runs) in parallel, sharing the cores.</summary>
+    public int TrainerReplicas { get; init; } = 1;
+
     /// <summary>Run the services with ASPNETCORE_ENVIRONMENT=Development (detailed errors) instead of Production.</summary>
     public bool Development { get; init; }
 
@@ -46,6 +49,7 @@ public sealed record AppHostArguments
           --exit-when-done                   stop when the run ends: exit code 0 if it completed, 1 if not
           --artifacts-dir DIR                where the run's artefacts are downloaded (default: artifacts/ in the repository)
           --feature-replicas N               feature-service processes (default 2)
+          --trainer-replicas N               trainer-service processes (default 1); each trains with cores/N threads
           --development                      run the services as Development (default: Production)
           --publisher manifest --output-path FILE   write the Aspire manifest instead of running
         """;
@@ -103,6 +107,9 @@ public sealed record AppHostArguments
                     break;
                 case "--feature-replicas":
                     result = result with { FeatureReplicas = Positive(Value(), "--feature-replicas") };
+                    break;
+                case "--trainer-replicas":
+                    result = result with { TrainerReplicas = Positive(Value(), "--trainer-replicas") };
                     break;
                 default:
                     remaining.Add(args[i]);

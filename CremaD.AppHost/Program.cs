@@ -31,7 +31,14 @@ else
     runsApi = builder.AddProject<Projects.CremaD_RunsApi>("runs-api").WithCremaDService(infrastructure, state, environment);
     builder.AddProject<Projects.CremaD_FeatureService>("feature-service").WithCremaDService(infrastructure, state, environment)
         .WithReplicas(arguments.FeatureReplicas);
-    builder.AddProject<Projects.CremaD_TrainerService>("trainer-service").WithCremaDService(infrastructure, state, environment);
+    var trainer = builder.AddProject<Projects.CremaD_TrainerService>("trainer-service").WithCremaDService(infrastructure, state, environment);
+    if (arguments.TrainerReplicas > 1)
+    {
+        // Replicas share this machine's cores: each trains with its share, so two folds of a sweep train side by side
+        // without oversubscribing (one replica keeps its default, every core).
+        trainer.WithReplicas(arguments.TrainerReplicas)
+            .WithEnvironment("Trainer__Threads", Math.Max(1, Environment.ProcessorCount / arguments.TrainerReplicas).ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
     builder.AddProject<Projects.CremaD_EvaluationService>("evaluation-service").WithCremaDService(infrastructure, state, environment);
 }
 // The ML view the Aspire dashboard lacks (runs, stages, curves, confusion matrix, artefacts) is the runs API's web UI;

@@ -113,6 +113,7 @@ public static class BlobDataset
                 },
                 Seed = reference.SplitSeed,
                 LabelsFrom = reference.LabelsFrom == LabelSourceChoice.Perceived ? LabelSource.Perceived : LabelSource.Acted,
+                Fold = reference.Fold is { } fold ? new FoldSplit(fold.Index - 1, fold.Count, fold.Seed) : null,
                 Files = files,
             });
         }

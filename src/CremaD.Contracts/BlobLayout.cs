@@ -123,6 +123,16 @@ public static class BlobLayout
     }
 
     /// <summary><c>runs/&lt;run id, 32 hex digits&gt;/</c>: the model, history, plots and metrics of one run.</summary>
+    /// <summary>Where the runs API keeps sweeps: <c>sweeps/&lt;id&gt;.json</c> (<see cref="SweepRecord"/>).</summary>
+    public const string SweepsFolder = "sweeps";
+
+    /// <summary>The record of sweep <paramref name="sweepId"/>.</summary>
+    public static string SweepKey(Guid sweepId)
+    {
+        if (sweepId == Guid.Empty) throw new ArgumentException("The sweep id must not be empty.", nameof(sweepId));
+        return $"{SweepsFolder}/{sweepId:N}.json";
+    }
+
     public static string RunPrefix(Guid runId)
     {
         if (runId == Guid.Empty) throw new ArgumentException("The run id must not be empty.", nameof(runId));

@@ -55,8 +55,28 @@ public enum RejectionStage
 /// <param name="Layout">Force a layout, or detect it.</param>
 /// <param name="SplitSeed">Official layout: seed of the actor split (the course layout's partitions come from labels.csv).</param>
 /// <param name="LabelsFrom">Acted or perceived emotions; the labels are part of the dataset's fingerprint, so each has its own feature store.</param>
+/// <summary>
+/// One fold of a speaker-independent cross-validation (a sweep's run): the dataset's clips are regrouped by actor
+/// into <paramref name="Count"/> sex-balanced folds (CremaD.Datasets.ActorFolds, shuffled with <paramref name="Seed"/>);
+/// fold <paramref name="Index"/> (1-based) is the test partition, the next one the validation partition, the rest train.
+/// </summary>
+public sealed record FoldRef(int Index, int Count, int Seed = 42)
+{
+    /// <summary>Most folds (as <c>cremad cv</c>): each needs test and validation speakers, and CREMA-D has 91 actors.</summary>
+    public const int MaxCount = 30;
+
+    public IReadOnlyList<string> FindProblems()
+    {
+        var problems = new Problems();
+        if (Count is < 3 or > MaxCount) problems.Add($"fold count must be in 3..{MaxCount} (one fold tests, the next validates, the rest train), got {Count}.");
+        else if (Index < 1 || Index > Count) problems.Add($"fold index must be in 1..{Count}, got {Index}.");
+        return problems.List;
+    }
+}
+
+/// <param name="Fold">A cross-validation fold whose partitions replace the layout's; null: the layout's partitions.</param>
 public sealed record DatasetRef(string Prefix, DatasetLayoutChoice Layout = DatasetLayoutChoice.Auto, int SplitSeed = 42,
-    LabelSourceChoice LabelsFrom = LabelSourceChoice.Acted)
+    LabelSourceChoice LabelsFrom = LabelSourceChoice.Acted, FoldRef? Fold = null)
 {
     public IReadOnlyList<string> FindProblems()
     {
@@ -68,7 +88,9 @@ public sealed record DatasetRef(string Prefix, DatasetLayoutChoice Layout = Data
         {
             problems.Add($"prefix '{Prefix}' must be a dataset folder under {BlobLayout.DatasetsFolder}/ (datasets/<name>/).");
         }
-        return problems.Defined("layout", Layout).Defined("labels_from", LabelsFrom).List;
+        problems.Defined("layout", Layout).Defined("labels_from", LabelsFrom);
+        foreach (var problem in Fold?.FindProblems() ?? []) problems.Add(problem);
+        return problems.List;
     }
 }
 

@@ -110,3 +110,11 @@ internal static class Csv
         return "\"" + field.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
     }
 }
+
+/// <summary>The CSV reader for other assemblies: each non-blank record's fields, header included.</summary>
+public static class CsvFile
+{
+    /// <exception cref="DatasetFormatException">Malformed CSV (an unterminated quote); the message names <paramref name="source"/> and the line.</exception>
+    public static IReadOnlyList<IReadOnlyList<string>> Records(string text, string source) =>
+        Csv.Parse(text, source).Where(r => !r.IsBlank).Select(r => r.Fields).ToList();
+}

@@ -17,6 +17,9 @@ public sealed record Dataset(string Root, DatasetLayout Layout, IReadOnlyList<Cl
     /// <summary>The labels file the dataset was read from (course layout), or null.</summary>
     public string? LabelsPath { get; init; }
 
+    /// <summary>The cross-validation fold whose partitions these are (<see cref="ActorFolds.Apply"/>), or null.</summary>
+    public FoldSplit? Fold { get; init; }
+
     /// <summary>Seed of the actor split (official layout), or null.</summary>
     public int? SplitSeed { get; init; }
 

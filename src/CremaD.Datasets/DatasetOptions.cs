@@ -17,6 +17,9 @@ public sealed record DatasetOptions
     /// <summary>Label each clip with its acted emotion (default) or with CREMA-D's perceived one (<see cref="PerceivedEmotions"/>).</summary>
     public LabelSource LabelsFrom { get; init; } = LabelSource.Acted;
 
+    /// <summary>Replace the layout's partitions by this cross-validation fold's (<see cref="ActorFolds.Apply"/>); null: keep them.</summary>
+    public FoldSplit? Fold { get; init; }
+
     /// <summary>Official layout: seed of the actor split.</summary>
     public int Seed { get; init; } = 42;
 

@@ -33,7 +33,9 @@ public static class DatasetReader
             _ => throw new ArgumentOutOfRangeException(nameof(options), layout, "unknown layout"),
         };
         // The partitions stay the layout's (labels.csv, or the actor split): only the labels change.
-        return options.LabelsFrom == LabelSource.Perceived ? PerceivedEmotions.Relabel(dataset) : dataset;
+        if (options.LabelsFrom == LabelSource.Perceived) dataset = PerceivedEmotions.Relabel(dataset);
+        // A cross-validation fold regroups the clips by speaker, whatever the layout's partitions were.
+        return options.Fold is { } fold ? ActorFolds.Apply(dataset, fold) : dataset;
     }
 
     private static DatasetLayout DetectLayout(string root, DatasetOptions options, string labelsPath, string audioFolder)

@@ -8,40 +8,6 @@ using CremaD.Learning;
 
 namespace CremaD.Pipeline;
 
-/// <summary>Speaker-independent folds: every actor in exactly one fold, each fold with as even a share of each sex as the actors allow.</summary>
-public static class ActorFolds
-{
-    /// <summary>
-    /// Deals the actors into <paramref name="folds"/> folds. Actors are grouped by sex (from
-    /// <paramref name="demographics"/>; unknown actors form a group of their own), each group is shuffled with
-    /// <paramref name="seed"/>, and the groups are dealt round-robin one after the other, the dealing continuing where
-    /// the previous group stopped: every fold gets ⌊n/K⌋ or ⌈n/K⌉ actors of each sex, and ⌊N/K⌋ or ⌈N/K⌉ in all.
-    /// The same actors, fold count and seed always give the same folds.
-    /// </summary>
-    public static IReadOnlyList<IReadOnlyList<string>> Assign(IEnumerable<string> actors, int folds, int seed,
-        IReadOnlyDictionary<string, ActorInfo> demographics)
-    {
-        var distinct = actors.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        if (folds < 2) throw new ArgumentException($"Cross-validation needs at least 2 folds, got {folds}.");
-        if (distinct.Count < folds) throw new ArgumentException($"{folds} folds need at least {folds} actors; the data has {distinct.Count}.");
-        var result = Enumerable.Range(0, folds).Select(_ => new List<string>()).ToArray();
-        var random = new Random(seed);
-        var next = 0;
-        foreach (var group in distinct.GroupBy(a => demographics.TryGetValue(a, out var info) ? info.Sex : SpeakerGroups.UnknownGroup)
-                     .OrderBy(g => g.Key, StringComparer.Ordinal))
-        {
-            var members = group.ToArray();
-            random.Shuffle(members);
-            foreach (var actor in members)
-            {
-                result[next].Add(actor);
-                next = (next + 1) % folds;
-            }
-        }
-        return result.Select(f => (IReadOnlyList<string>)f.Order(StringComparer.Ordinal).ToList()).ToList();
-    }
-}
-
 /// <summary>One fold's result: its speakers, clip counts and test scores.</summary>
 public sealed record CrossValidationFold(
     int Fold,
@@ -104,10 +70,8 @@ public static class CrossValidation
             actorOf[clip.Id] = clip.Actor ?? CremaDFileName.ActorOf(clip.Id)
                 ?? throw new InvalidDataException($"{store.Directory}: clip '{clip.Id}' has no speaker (no actor column, not a CREMA-D file name); speaker-independent folds need every clip's actor.");
         }
-        var assignment = ActorFolds.Assign(actorOf.Values, folds, foldSeed, ActorDemographics.CremaD);
-        var foldOfActor = new Dictionary<string, int>(StringComparer.Ordinal);
-        for (var f = 0; f < folds; f++)
-            foreach (var actor in assignment[f]) foldOfActor[actor] = f;
+        var assignment = ActorFolds.Assign(actorOf.Values, folds, foldSeed);
+        var foldOfActor = ActorFolds.FoldOfActor(assignment);
         var classNames = ClassNames.ForModel;
         var displayNames = ClassNames.ForDisplay(classNames);
 
@@ -124,10 +88,13 @@ public static class CrossValidation
                 results.Add(done);
                 continue;
             }
+            // The same rule as a dataset read for a sweep's fold (FoldSplit): fold k tests, fold k+1 validates, the rest train.
+            var split = new FoldSplit(k, folds, foldSeed);
             var validationFold = (k + 1) % folds;
-            var test = clips.Where(c => foldOfActor[actorOf[c.Id]] == k).ToList();
-            var validation = clips.Where(c => foldOfActor[actorOf[c.Id]] == validationFold).ToList();
-            var train = clips.Where(c => foldOfActor[actorOf[c.Id]] is var f && f != k && f != validationFold).ToList();
+            var byPartition = clips.ToLookup(c => split.PartitionOf(foldOfActor[actorOf[c.Id]]));
+            var test = byPartition[Partition.Test].ToList();
+            var validation = byPartition[Partition.Validation].ToList();
+            var train = byPartition[Partition.Train].ToList();
             var accumulator = new NormalisationAccumulator();
             foreach (var clip in train) accumulator.AddClip(clip.Data, clip.Frames);
             var data = new TrainingData(train, validation, accumulator.ToNormalisation(), classNames);

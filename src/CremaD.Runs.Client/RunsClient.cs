@@ -50,6 +50,34 @@ public sealed class RunsClient(HttpClient http)
         return await response.Content.ReadFromJsonAsync<List<RunStatus>>(ServiceJson.Options, cancellationToken).ConfigureAwait(false) ?? [];
     }
 
+    /// <summary>Submits a cross-validation sweep (one run per fold).</summary>
+    public async Task<SubmitSweepResponse> SubmitSweepAsync(SubmitSweepRequest request, CancellationToken cancellationToken)
+    {
+        using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
+        using var response = await http.PostAsJsonAsync("sweeps", request, ServiceJson.Options, cancellationToken).ConfigureAwait(false);
+        await EnsureSuccessAsync(response, cancellationToken).ConfigureAwait(false);
+        return await response.Content.ReadFromJsonAsync<SubmitSweepResponse>(ServiceJson.Options, cancellationToken).ConfigureAwait(false)
+               ?? throw new InvalidOperationException("POST /sweeps answered without a sweep.");
+    }
+
+    public async Task<SweepStatus?> GetSweepAsync(Guid sweepId, CancellationToken cancellationToken)
+    {
+        using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
+        using var response = await http.GetAsync($"sweeps/{sweepId:D}", cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == System.Net.HttpStatusCode.NotFound) return null;
+        await EnsureSuccessAsync(response, cancellationToken).ConfigureAwait(false);
+        return await response.Content.ReadFromJsonAsync<SweepStatus>(ServiceJson.Options, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The sweep's merged model card, as JSON (<paramref name="markdown"/>: as Markdown).</summary>
+    public async Task<string> GetSweepModelCardAsync(Guid sweepId, bool markdown, CancellationToken cancellationToken)
+    {
+        using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
+        using var response = await http.GetAsync($"sweeps/{sweepId:D}/model_card.{(markdown ? "md" : "json")}", cancellationToken).ConfigureAwait(false);
+        await EnsureSuccessAsync(response, cancellationToken).ConfigureAwait(false);
+        return await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Asks the runs API to cancel the run; false when it has already finished (409).</summary>
     public async Task<bool> CancelAsync(Guid runId, CancellationToken cancellationToken)
     {

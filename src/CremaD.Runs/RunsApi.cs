@@ -89,6 +89,14 @@ public static class RunsApi
                 extensions: new Dictionary<string, object?> { ["field"] = "submitter", ["limit"] = limit });
         }
 
+        await StoreAndSendAsync(command, states, sender, loggers, ct).ConfigureAwait(false);
+        return Results.Accepted($"/runs/{command.RunId:D}", new SubmitRunResponse(command.RunId, $"/runs/{command.RunId:D}"));
+    }
+
+    /// <summary>Stores the run's pending status and sends its SubmitRun; a broker that is down only delays it (the reconciler sends it).</summary>
+    internal static async Task StoreAndSendAsync(SubmitRun command, RunStateStore states, ISendEndpointProvider sender, ILoggerFactory loggers,
+        CancellationToken ct)
+    {
         // The status exists from now on, so GET /runs/{id} answers at once; the coordinator plans the run from it.
         await states.UpdateAsync(command.RunId, status => status ?? RunStateStore.Pending(command), ct).ConfigureAwait(false);
         try
@@ -102,10 +110,9 @@ public static class RunsApi
             loggers.CreateLogger(typeof(RunsApi)).LogWarning(e, "Run {RunId} is stored but SubmitRun could not be sent now; the reconciler will send it.",
                 command.RunId);
         }
-        return Results.Accepted($"/runs/{command.RunId:D}", new SubmitRunResponse(command.RunId, $"/runs/{command.RunId:D}"));
     }
 
-    private static async Task<int> CountInFlightAsync(RunStateStore states, IReadOnlyList<Guid> runIds, CancellationToken ct)
+    internal static async Task<int> CountInFlightAsync(RunStateStore states, IReadOnlyList<Guid> runIds, CancellationToken ct)
     {
         var count = 0;
         foreach (var runId in runIds)

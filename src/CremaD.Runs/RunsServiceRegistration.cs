@@ -61,6 +61,7 @@ public static class RunsServiceRegistration
         app.UseAuthorization();
         app.UseRunsApiRequestLimits();
         app.MapRunsApi();
+        app.MapSweepsApi();
         app.MapRunsUi();
         return app;
     }

@@ -8,7 +8,7 @@ namespace CremaD.Cli.Commands;
 public static class CrossValidationCommand
 {
     /// <summary>Most folds: CREMA-D has 91 actors, and each fold needs test and validation speakers.</summary>
-    public const int MaxFolds = 30;
+    public const int MaxFolds = CremaD.Datasets.FoldSplit.MaxCount;
 
     public static Command Create()
     {

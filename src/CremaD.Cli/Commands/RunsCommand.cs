@@ -22,6 +22,7 @@ public static class RunsCommand
         command.Subcommands.Add(CreateList());
         command.Subcommands.Add(CreateShow());
         command.Subcommands.Add(CreateSubmit());
+        command.Subcommands.Add(CreateSweep());
         command.Subcommands.Add(CreateCancel());
         command.Subcommands.Add(CreateDownload());
         return command;
@@ -119,6 +120,70 @@ public static class RunsCommand
         return default;
     }
 
+    /// <summary><c>cremad runs sweep</c>: a speaker-independent cross-validation through the runs API, one run per fold.</summary>
+    private static Command CreateSweep()
+    {
+        var connection = new Connection();
+        var dataset = new Option<string>("--dataset") { Description = "A dataset uploaded with `cremad dataset upload --name NAME`", Required = true };
+        var folds = new Option<int>("--folds", "-k") { Description = $"Number of folds (3..{FoldRef.MaxCount})", DefaultValueFactory = _ => 5 };
+        var foldSeed = new Option<int>("--fold-seed") { Description = "Seed of the actor shuffle that forms the folds", DefaultValueFactory = _ => 42 };
+        var name = new Option<string?>("--name") { Description = "A label for the sweep (its runs are named '<label> (fold k of K)')" };
+        var epochs = new Option<int?>("--epochs") { Description = "Maximum epochs (default: the recipe's)" };
+        var model = ModelOption();
+        var wait = new Option<bool>("--wait") { Description = "Follow the sweep until every fold finished; print the per-fold table and the merged model card" };
+        var command = new Command("sweep",
+            "Cross-validate through the runs API: one run per speaker-independent fold (sex-balanced actor folds), taken in parallel by the trainer replicas");
+        connection.AddTo(command);
+        foreach (var option in new Option[] { dataset, folds, foldSeed, name, epochs, model, wait }) command.Options.Add(option);
+        CliConsole.SetAction(command, async (parseResult, console, cancellationToken) =>
+        {
+            var client = connection.Open(parseResult);
+            var config = RunConfig.Default with { Model = parseResult.GetValue(model) };
+            if (parseResult.GetValue(epochs) is { } n) config = config with { Epochs = n };
+            var submitted = await Call(() => client.SubmitSweepAsync(new SubmitSweepRequest(parseResult.GetRequiredValue(dataset), parseResult.GetValue(folds),
+                config, parseResult.GetValue(name), parseResult.GetValue(foldSeed)), cancellationToken)).ConfigureAwait(false);
+            console.Line(submitted.SweepId.ToString("D"));
+            if (!parseResult.GetValue(wait)) return CliConsole.ExitOk;
+            SweepStatus? status;
+            var shown = "";
+            do
+            {
+                await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+                status = await Call(() => client.GetSweepAsync(submitted.SweepId, cancellationToken)).ConfigureAwait(false);
+                var line = status is null ? "" : string.Join("  ", status.FoldRuns.Select(f =>
+                    string.Create(CultureInfo.InvariantCulture, $"fold {f.Fold}: {f.Stage.ToString().ToLowerInvariant()} {f.Progress:P0}")));
+                if (line != shown) console.Line(shown = line);
+            }
+            while (status is null || !(status.Stage == RunStage.Completed || status.FoldRuns.All(f => f.Stage.IsTerminal())));
+            foreach (var fold in status.FoldRuns)
+            {
+                console.Line(string.Create(CultureInfo.InvariantCulture,
+                    $"fold {fold.Fold} ({fold.RunId:D}): {fold.Stage.ToString().ToLowerInvariant()}{(fold.Accuracy is { } a ? $", test accuracy {a:P1}, macro F1 {fold.MacroF1:F3}" : "")}"));
+            }
+            if (status.AccuracyMean is { } mean)
+            {
+                console.Line(string.Create(CultureInfo.InvariantCulture,
+                    $"cross-validation over {status.CompletedFolds} of {status.Folds} folds: accuracy {100 * mean:F1} ± {100 * status.AccuracySd:F1} %, macro-F1 {status.MacroF1Mean:F3} ± {status.MacroF1Sd:F3}"));
+            }
+            if (status.Stage != RunStage.Completed) return 1;
+            console.Line(await Call(() => client.GetSweepModelCardAsync(submitted.SweepId, markdown: true, cancellationToken)).ConfigureAwait(false));
+            return CliConsole.ExitOk;
+        });
+        return command;
+    }
+
+    private static Option<RunModel> ModelOption() => new("--model")
+    {
+        Description = "statpool (the default) or seed (the original model and recipe)",
+        DefaultValueFactory = _ => RunConfig.Default.Model,
+        CustomParser = r => r.Tokens.Single().Value.ToLowerInvariant() switch
+        {
+            "statpool" => RunModel.StatPool,
+            "seed" => RunModel.Seed,
+            var other => Fail(r, $"--model must be statpool or seed, got '{other}'"),
+        },
+    };
+
     private static Command CreateSubmit()
     {
         var connection = new Connection();
@@ -127,17 +192,7 @@ public static class RunsCommand
         var epochs = new Option<int?>("--epochs") { Description = "Maximum epochs (default: the recipe's)" };
         var wait = new Option<bool>("--wait") { Description = "Follow the run until it finishes; exit code 0 only if it completed" };
         var labelsFrom = CommonOptions.LabelsFrom();
-        var model = new Option<RunModel>("--model")
-        {
-            Description = "statpool (the default) or seed (the original model and recipe)",
-            DefaultValueFactory = _ => RunConfig.Default.Model,
-            CustomParser = r => r.Tokens.Single().Value.ToLowerInvariant() switch
-            {
-                "statpool" => RunModel.StatPool,
-                "seed" => RunModel.Seed,
-                var other => Fail(r, $"--model must be statpool or seed, got '{other}'"),
-            },
-        };
+        var model = ModelOption();
         var command = new Command("submit", "Submit a run on an uploaded dataset");
         connection.AddTo(command);
         command.Options.Add(dataset);
