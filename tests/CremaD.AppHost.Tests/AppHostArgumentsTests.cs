@@ -13,7 +13,7 @@ public sealed class AppHostArgumentsTests
         try
         {
             var parsed = AppHostArguments.Parse(["--mode", "embedded", "--epochs", "3", "--exit-when-done", "--publisher", "manifest",
-                "--data-root", data.FullName, "--loop", "reference", "--feature-replicas", "3", "--output-path", "m.json", "--no-demo"]);
+                "--data-root", data.FullName, "--loop", "reference", "--feature-replicas", "3", "--trainer-replicas", "2", "--output-path", "m.json", "--no-demo"]);
 
             Assert.Equal(AppHostMode.Embedded, parsed.Mode);
             Assert.Equal(3, parsed.Epochs);
@@ -21,6 +21,7 @@ public sealed class AppHostArgumentsTests
             Assert.True(parsed.NoDemo);
             Assert.Equal(RunTrainingLoop.Reference, parsed.Loop);
             Assert.Equal(3, parsed.FeatureReplicas);
+            Assert.Equal(2, parsed.TrainerReplicas);
             Assert.Equal(data.FullName, parsed.DataRoot);
             Assert.StartsWith("my-data", parsed.DatasetName, StringComparison.Ordinal);
             Assert.Equal(["--publisher", "manifest", "--output-path", "m.json"], parsed.Remaining);
@@ -38,6 +39,7 @@ public sealed class AppHostArgumentsTests
 
         Assert.Equal((AppHostMode.Auto, false, false, 2, "demo"), (parsed.Mode, parsed.NoDemo, parsed.ExitWhenDone, parsed.FeatureReplicas, parsed.DatasetName));
         Assert.Null(parsed.Epochs);
+        Assert.Equal(1, parsed.TrainerReplicas);
         Assert.Equal(Path.Combine(InfrastructureResourceExtensions.RepositoryRoot, "artifacts"), parsed.ArtifactsDirectory);
         Assert.True(File.Exists(Path.Combine(InfrastructureResourceExtensions.RepositoryRoot, "CremaD.sln")));
     }
@@ -48,6 +50,7 @@ public sealed class AppHostArgumentsTests
     [InlineData("--mode", "cluster", "--mode must be auto, distributed or embedded, got 'cluster'.")]
     [InlineData("--loop", "slow", "--loop must be fast or reference, got 'slow'.")]
     [InlineData("--feature-replicas", "-1", "--feature-replicas must be a whole number of at least 1, got '-1'.")]
+    [InlineData("--trainer-replicas", "0", "--trainer-replicas must be a whole number of at least 1, got '0'.")]
     public void Bad_values_are_refused_with_the_switch_and_the_value(string name, string value, string message) =>
         Assert.Equal(message, Assert.Throws<ArgumentException>(() => AppHostArguments.Parse([name, value])).Message);
 

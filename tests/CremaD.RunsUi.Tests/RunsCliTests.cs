@@ -66,4 +66,31 @@ public sealed class RunsCliTests : IAsyncLifetime
         Assert.Contains("The API key is not valid", wrongError, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", wrongError, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Sweep_submits_one_run_per_fold_each_named_after_its_fold()
+    {
+        var api = _host.Address.AbsoluteUri;
+        var (code, output, error) = await RunAsync("runs", "sweep", "--dataset", "demo", "--folds", "3", "--epochs", "2", "--model", "seed",
+            "--name", "cli sweep", "--api", api, "--api-key-file", _keyFile);
+        Assert.True(code == 0, error);
+        var sweepId = Guid.Parse(output.Trim());
+
+        using var http = new HttpClient { BaseAddress = _host.Address };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", RunsApiHost.ApiKey);
+        using var sweep = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync($"sweeps/{sweepId:D}"));
+        var folds = sweep.RootElement.GetProperty("foldRuns").EnumerateArray().ToList();
+        Assert.Equal([1, 2, 3], folds.Select(f => f.GetProperty("fold").GetInt32()));
+        Assert.Equal("seed", sweep.RootElement.GetProperty("config").GetProperty("model").GetString());
+        foreach (var fold in folds)
+        {
+            // Exit code 1 only says the fold's run failed: this host runs no feature service, so a fold may fail at once.
+            var (_, show, _) = await RunAsync("runs", "show", fold.GetProperty("runId").GetString()!, "--api", api, "--api-key-file", _keyFile);
+            Assert.Contains($"cli sweep (fold {fold.GetProperty("fold").GetInt32()} of 3)", show, StringComparison.Ordinal);
+        }
+
+        var (bad, _, badError) = await RunAsync("runs", "sweep", "--dataset", "demo", "--folds", "2", "--api", api, "--api-key-file", _keyFile);
+        Assert.NotEqual(0, bad);
+        Assert.Contains("folds must be in 3..30", badError, StringComparison.Ordinal);
+    }
 }
