@@ -57,19 +57,7 @@ public static class RunsApi
     private static async Task<IResult> SubmitAsync(SubmitRunRequest request, HttpContext http, RunStateStore states, ISendEndpointProvider sender,
         IOptions<RunsApiAccessOptions> access, ILoggerFactory loggers, CancellationToken ct)
     {
-        if (string.IsNullOrWhiteSpace(request.Dataset))
-        {
-            return Results.ValidationProblem(new Dictionary<string, string[]> { ["dataset"] = ["dataset is required: a dataset name or a blob prefix ending with '/'."] });
-        }
-        string prefix;
-        try
-        {
-            prefix = BlobDataset.PrefixOf(request.Dataset);
-        }
-        catch (ArgumentException e)
-        {
-            return Results.ValidationProblem(new Dictionary<string, string[]> { ["dataset"] = [e.Message] });
-        }
+        if (DatasetPrefix(request.Dataset, out var prefix) is { } invalid) return invalid;
         var submitter = http.User.Identity?.Name ?? RunsApiAccessOptions.DefaultSubmitter;
         var command = new SubmitRun(Guid.NewGuid(), new DatasetRef(prefix, request.Layout, request.SplitSeed, request.LabelsFrom), request.Config ?? RunConfig.Default,
             DateTimeOffset.UtcNow, request.Name, submitter);
@@ -91,6 +79,25 @@ public static class RunsApi
 
         await StoreAndSendAsync(command, states, sender, loggers, ct).ConfigureAwait(false);
         return Results.Accepted($"/runs/{command.RunId:D}", new SubmitRunResponse(command.RunId, $"/runs/{command.RunId:D}"));
+    }
+
+    /// <summary>The blob prefix of the dataset a request names; a validation problem (returned) when it names none or an invalid one.</summary>
+    internal static IResult? DatasetPrefix(string? dataset, out string prefix)
+    {
+        prefix = "";
+        if (string.IsNullOrWhiteSpace(dataset))
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["dataset"] = ["dataset is required: a dataset name or a blob prefix ending with '/'."] });
+        }
+        try
+        {
+            prefix = BlobDataset.PrefixOf(dataset);
+            return null;
+        }
+        catch (ArgumentException e)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["dataset"] = [e.Message] });
+        }
     }
 
     /// <summary>Stores the run's pending status and sends its SubmitRun; a broker that is down only delays it (the reconciler sends it).</summary>

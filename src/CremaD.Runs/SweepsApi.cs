@@ -44,19 +44,7 @@ public static class SweepsApi
     private static async Task<IResult> SubmitAsync(SubmitSweepRequest request, HttpContext http, RunStateStore states, ISendEndpointProvider sender,
         IOptions<RunsApiAccessOptions> access, ILoggerFactory loggers, CancellationToken ct)
     {
-        if (string.IsNullOrWhiteSpace(request.Dataset))
-        {
-            return Results.ValidationProblem(new Dictionary<string, string[]> { ["dataset"] = ["dataset is required: a dataset name or a blob prefix ending with '/'."] });
-        }
-        string prefix;
-        try
-        {
-            prefix = BlobDataset.PrefixOf(request.Dataset);
-        }
-        catch (ArgumentException e)
-        {
-            return Results.ValidationProblem(new Dictionary<string, string[]> { ["dataset"] = [e.Message] });
-        }
+        if (RunsApi.DatasetPrefix(request.Dataset, out var prefix) is { } invalid) return invalid;
         if (request.Folds is < 3 or > FoldRef.MaxCount)
         {
             return Results.ValidationProblem(new Dictionary<string, string[]>
