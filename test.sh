@@ -28,13 +28,22 @@ if [ "$#" -gt 0 ] && [[ "$1" != -* ]] && [ -e "$1" ]; then
   shift
 fi
 
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+# The whole log is kept (CI prints only its end): the path is printed last.
+log_dir="${TMPDIR:-/tmp}/cremad-test-logs"
+mkdir -p "$log_dir"
+log="$log_dir/test-$(date -u +%Y%m%dT%H%M%SZ)-$$.log"
 set +e
 # Normal verbosity: every test by name, with the reason of any skip.
 dotnet test "$target" --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
+
+# CI shows only the end of this output: repeat each failed test there, with the start of its error message and stack.
+awk '
+  /^[[:space:]]+Failed [^:]/ { n++; keep = 25; print "" }
+  keep > 0 { print; keep-- }
+  END { if (n) printf "(%d failed tests repeated above)\n", n }
+' "$log" | tail -n 400
 
 # One closing line with the totals over all test assemblies (each prints its own Passed:/Failed:/Skipped:).
 awk '
@@ -44,4 +53,5 @@ awk '
   /^[[:space:]]+Passed:|^[[:space:]]+Failed:/ { seen = 1 }
   END { if (seen) printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, skipped }
 ' "$log"
+echo "full log: $log"
 exit "$status"
