@@ -40,7 +40,8 @@ set -e
 
 # CI shows only the end of this output: repeat each failed test there, with the start of its error message and stack.
 awk '
-  /^[[:space:]]+Failed [^:]/ { n++; keep = 25; print "" }
+  # dotnet test names a failed test as "  Failed Namespace.Class.Method(args) [duration]" (logs say "Failed to ...").
+  /^  Failed [A-Za-z0-9_]+\.[^ ]*.*\[[^]]*s\]$/ { n++; keep = 25; print "" }
   keep > 0 { print; keep-- }
   END { if (n) printf "(%d failed tests repeated above)\n", n }
 ' "$log" | tail -n 400
