@@ -27,6 +27,9 @@ public static class Resampler
     /// <summary>Kernels cached now (for tests).</summary>
     internal static int CachedKernelCount => Kernels.Count;
 
+    /// <summary>Empties the cache (for tests: results never depend on it).</summary>
+    internal static void ClearCachedKernels() => Kernels.Clear();
+
     /// <summary>Output length torchaudio produces: ceil(toRate · length / fromRate).</summary>
     public static int OutputLength(int inputLength, int fromRate, int toRate)
     {
@@ -59,10 +62,21 @@ public static class Resampler
             return;
         }
         var (from, to) = Reduce(fromRate, toRate);
-        var kernel = Kernels.TryGetValue((from, to), out var cached) ? cached
-            : Kernels.Count < MaxCachedKernels ? Kernels.GetOrAdd((from, to), static key => new ResampleKernel(key.From, key.To))
-            : new ResampleKernel(from, to);
+        var kernel = Kernels.TryGetValue((from, to), out var cached) ? cached : CacheIfRoom(from, to);
         kernel.Apply(input, destination[..outputLength]);
+    }
+
+    private static readonly Lock CacheGate = new();
+
+    // Built outside the lock (it takes milliseconds); added under it, so threads that check the count at once cannot
+    // together push the cache past its bound.
+    private static ResampleKernel CacheIfRoom(int from, int to)
+    {
+        var built = new ResampleKernel(from, to);
+        lock (CacheGate)
+        {
+            return Kernels.Count < MaxCachedKernels ? Kernels.GetOrAdd((from, to), built) : built;
+        }
     }
 
     private static void ValidateRates(int fromRate, int toRate)

@@ -31,6 +31,36 @@ public class ResamplerTests
     }
 
     [Fact]
+    public void Threads_resampling_new_rates_at_once_never_cache_more_kernels_than_the_bound()
+    {
+        // From an empty cache, eight threads ask for 32 new rate pairs at once: more than fit, all racing to add theirs.
+        Resampler.ClearCachedKernels();
+        var input = Enumerable.Range(0, 2000).Select(i => MathF.Sin(i * 0.02f)).ToArray();
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var start = new Barrier(8);
+        var threads = Enumerable.Range(0, 8).Select(t => new Thread(() =>
+        {
+            try
+            {
+                start.SignalAndWait();
+                for (var i = 0; i < 4; i++)
+                {
+                    Resampler.Resample(input, 30_011 + 2 * (t + 8 * i), 16_000);
+                    if (Resampler.CachedKernelCount > Resampler.MaxCachedKernels) failures.Enqueue($"{Resampler.CachedKernelCount} kernels cached");
+                }
+            }
+            catch (Exception e)
+            {
+                failures.Enqueue(e.ToString()); // an exception escaping a thread would end the test host
+            }
+        })).ToList();
+        foreach (var thread in threads) thread.Start();
+        foreach (var thread in threads) thread.Join();
+        Assert.Empty(failures);
+        Assert.Equal(Resampler.MaxCachedKernels, Resampler.CachedKernelCount);
+    }
+
+    [Fact]
     public void EqualRatesCopyTheInput()
     {
         var input = Enumerable.Range(0, 100).Select(i => MathF.Sin(i)).ToArray();
