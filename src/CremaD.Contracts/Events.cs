@@ -134,6 +134,11 @@ public sealed record FeatureShardExtracted(
 /// <param name="Clips">Clips in the store (train + validation + test).</param>
 /// <param name="Rejected">Clips left out, over the dataset and all shards.</param>
 /// <param name="TrainFrames">Frames the normalisation was computed from.</param>
+/// <param name="ReusedAudioRejections">
+/// When <see cref="Reused"/>: the clips whose audio the store's extraction rejected, keyed under this run's dataset
+/// prefix, so a run that reuses a store reports the same bad files as the run that built it (its own shards never
+/// saw them). Null when this run's shards extracted the features and reported their rejections themselves.
+/// </param>
 public sealed record FeaturesReady(
     Guid RunId,
     string FeatureStorePrefix,
@@ -146,7 +151,8 @@ public sealed record FeaturesReady(
     int Rejected,
     long TrainFrames,
     bool Reused,
-    DateTimeOffset Timestamp) : IRunEvent
+    DateTimeOffset Timestamp,
+    IReadOnlyList<ClipRejection>? ReusedAudioRejections = null) : IRunEvent
 {
     public IReadOnlyList<string> FindProblems()
     {
@@ -159,6 +165,8 @@ public sealed record FeaturesReady(
             .AtLeast("testClips", TestClips, 0)
             .AtLeast("rejected", Rejected, 0)
             .AtLeast("trainFrames", TrainFrames, 1);
+        if (ReusedAudioRejections is not null) problems.Each("reusedAudioRejections", ReusedAudioRejections, r => r.FindProblems());
+        if (ReusedAudioRejections is not null && !Reused) problems.Add("reusedAudioRejections is only for a reused feature store (reused is false).");
         if (Clips != TrainClips + ValidationClips + TestClips)
         {
             problems.Add($"clips ({Clips}) must be trainClips + validationClips + testClips ({TrainClips + ValidationClips + TestClips}).");

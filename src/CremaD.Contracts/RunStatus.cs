@@ -185,6 +185,10 @@ public sealed record RunStatus(
     private RunStatus OnFeaturesReady(FeaturesReady e)
     {
         if (Features.Ready) return this;
+        // A reused store's bad files join the run's own list (once each), as the shards' reports would have.
+        var reusedRejections = e.Reused && e.ReusedAudioRejections is { } reported
+            ? reported.Where(r => !RejectedClips.Any(known => known.Key == r.Key && known.Stage == r.Stage)).ToList()
+            : [];
         return this with
         {
             Stage = Advance(RunStage.Training),
@@ -194,7 +198,9 @@ public sealed record RunStatus(
                 Ready = true,
                 Reused = e.Reused,
                 ClipsExtracted = e.Reused ? e.Clips : Features.ClipsExtracted,
+                ClipsRejected = e.Reused && e.ReusedAudioRejections is not null ? e.ReusedAudioRejections.Count : Features.ClipsRejected,
             },
+            RejectedClips = reusedRejections.Count == 0 ? RejectedClips : [.. RejectedClips, .. reusedRejections],
             Progress = ProgressWeights.Features,
             Timestamps = Timestamps with { FeaturesReadyAt = e.Timestamp },
         };

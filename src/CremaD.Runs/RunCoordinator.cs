@@ -59,7 +59,10 @@ public sealed class RunCoordinator(IBlobStore blobs, RunStateStore states, ILogg
         if (reuse)
         {
             var completed = await BlobFeatureStore.ReadCompletedAsync(blobs, storePrefix, ct).ConfigureAwait(false);
-            await FeaturesReadyAsync(command.RunId, listing.Fingerprint, completed, reused: true, context).ConfigureAwait(false);
+            // The store names its rejected files by their path in the dataset; this run's dataset may live under another prefix.
+            var audioRejections = completed.Rejected.Where(r => r.Stage == RejectionStage.Audio)
+                .Select(r => r with { Key = BlobLayout.FileKey(command.Dataset.Prefix, r.Key) }).ToList();
+            await FeaturesReadyAsync(command.RunId, listing.Fingerprint, completed, reused: true, context, audioRejections).ConfigureAwait(false);
             return;
         }
 
@@ -270,11 +273,12 @@ public sealed class RunCoordinator(IBlobStore blobs, RunStateStore states, ILogg
         await FailAsync(runId, stage, reason, exception?.ExceptionType, context).ConfigureAwait(false);
     }
 
-    private async Task FeaturesReadyAsync(Guid runId, string fingerprint, CompletedFeatureStore store, bool reused, ConsumeContext context)
+    private async Task FeaturesReadyAsync(Guid runId, string fingerprint, CompletedFeatureStore store, bool reused, ConsumeContext context,
+        IReadOnlyList<ClipRejection>? reusedAudioRejections = null)
     {
         var ready = new FeaturesReady(runId, store.Prefix, store.NormalisationKey, fingerprint,
             store.TrainClips + store.ValidationClips + store.TestClips, store.TrainClips, store.ValidationClips, store.TestClips,
-            store.Rejected.Count, store.TrainFrames, reused, DateTimeOffset.UtcNow);
+            store.Rejected.Count, store.TrainFrames, reused, DateTimeOffset.UtcNow, reusedAudioRejections);
         var status = await RecordAsync(ready, context).ConfigureAwait(false);
         if (status is null) return;
         await ContinueAfterFeaturesAsync(status, context, context, context.CancellationToken).ConfigureAwait(false);

@@ -157,6 +157,23 @@ public sealed class RunStatusTests
     }
 
     [Fact]
+    public void A_reused_store_s_audio_rejections_join_the_run_s_once()
+    {
+        var datasetLevel = new ClipRejection("datasets/demo/notes.wav", "file name does not follow the CREMA-D scheme", RejectionStage.Dataset);
+        var audio = new ClipRejection("datasets/demo/AudioWAV/1003_IEO_SAD_LO.wav", "not a RIFF/WAVE file", RejectionStage.Audio);
+        var submitted = S.RunSubmitted with { ShardCount = 0, RejectedClips = [datasetLevel] };
+        var ready = S.FeaturesReady with { Reused = true, ReusedAudioRejections = [audio] };
+        Assert.Empty(ready.FindProblems());
+
+        var status = RunStatus.Submitted(submitted).Apply(ready).Apply(ready);
+
+        Assert.Equal([datasetLevel, audio], status.RejectedClips);
+        Assert.Equal(1, status.Features.ClipsRejected);
+        var notReused = S.FeaturesReady with { Reused = false, ReusedAudioRejections = [audio] };
+        Assert.Contains(notReused.FindProblems(), p => p.Contains("only for a reused feature store", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void An_event_of_another_run_is_refused()
     {
         var status = RunStatus.Submitted(S.RunSubmitted);

@@ -121,9 +121,9 @@ public sealed class HarnessTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_second_run_on_the_same_data_reuses_the_feature_store()
+    public async Task A_second_run_on_the_same_data_reuses_the_feature_store_and_reports_its_bad_files()
     {
-        var prefix = UploadDataset("reuse", train: 4, validation: 2, test: 2);
+        var prefix = UploadDataset("reuse", train: 4, validation: 2, test: 2, brokenClip: true);
         var first = await SubmitAsync(prefix, shardSize: 3);
         var firstStatus = await WaitForStatusAsync(first.RunId, s => s.Features.Ready, "first run's features");
         var shardsSent = _harness.Sent.Select<ExtractFeatureShard>().Count();
@@ -135,6 +135,11 @@ public sealed class HarnessTests : IAsyncLifetime
         Assert.Equal(0, secondStatus.Features.ShardCount);
         Assert.Equal(firstStatus.Features.FeatureStorePrefix, secondStatus.Features.FeatureStorePrefix);
         Assert.Equal(8, secondStatus.Features.ClipsExtracted);
+        // The broken clip was rejected by the first run's shards; the second run never decoded it, yet reports it too.
+        var rejected = Assert.Single(firstStatus.RejectedClips);
+        Assert.Equal(RejectionStage.Audio, rejected.Stage);
+        Assert.Equal([rejected], secondStatus.RejectedClips);
+        Assert.Equal((1, 1), (firstStatus.Features.ClipsRejected, secondStatus.Features.ClipsRejected));
         Assert.True(await _harness.Sent.Any<TrainModel>(m => m.Context.Message.RunId == second.RunId));
         Assert.Equal(shardsSent, _harness.Sent.Select<ExtractFeatureShard>().Count());
     }
