@@ -122,7 +122,6 @@ public static class BlobLayout
         return FileKey(DatasetPacksPrefix(datasetPrefix), $"{upload}/pack-{pack:D5}.bin");
     }
 
-    /// <summary><c>runs/&lt;run id, 32 hex digits&gt;/</c>: the model, history, plots and metrics of one run.</summary>
     /// <summary>Where the runs API keeps sweeps: <c>sweeps/&lt;id&gt;.json</c> (<see cref="SweepRecord"/>).</summary>
     public const string SweepsFolder = "sweeps";
 
@@ -133,6 +132,16 @@ public static class BlobLayout
         return $"{SweepsFolder}/{sweepId:N}.json";
     }
 
+    /// <summary>Folder of the sweep index: <see cref="SweepIndexKey"/>, one empty blob per sweep.</summary>
+    public const string SweepIndexPrefix = "sweep-index/";
+
+    /// <summary>The sweep's index entry, newest submission first in key order (as <see cref="RunIndexKey"/>).</summary>
+    public static string SweepIndexKey(Guid sweepId, DateTimeOffset submittedAt) => IndexKey(SweepIndexPrefix, sweepId, submittedAt);
+
+    /// <summary>The sweep of an index entry, or null when the key is not one <see cref="SweepIndexKey"/> makes.</summary>
+    public static Guid? SweepIdOfIndexKey(string key) => IdOfIndexKey(SweepIndexPrefix, key);
+
+    /// <summary><c>runs/&lt;run id, 32 hex digits&gt;/</c>: the model, history, plots and metrics of one run.</summary>
     public static string RunPrefix(Guid runId)
     {
         if (runId == Guid.Empty) throw new ArgumentException("The run id must not be empty.", nameof(runId));
@@ -174,17 +183,21 @@ public static class BlobLayout
     /// down from <see cref="DateTimeOffset.MaxValue"/>, so the ordinal order of the keys (the order blob listings come in)
     /// is newest submission first.
     /// </summary>
-    public static string RunIndexKey(Guid runId, DateTimeOffset submittedAt) =>
-        string.Create(CultureInfo.InvariantCulture, $"{RunIndexPrefix}{DateTimeOffset.MaxValue.UtcTicks - submittedAt.UtcTicks:D19}-{runId:N}");
+    public static string RunIndexKey(Guid runId, DateTimeOffset submittedAt) => IndexKey(RunIndexPrefix, runId, submittedAt);
 
     /// <summary>The run of an index entry, or null when the key is not one <see cref="RunIndexKey"/> makes.</summary>
-    public static Guid? RunIdOfIndexKey(string key)
+    public static Guid? RunIdOfIndexKey(string key) => IdOfIndexKey(RunIndexPrefix, key);
+
+    private static string IndexKey(string prefix, Guid id, DateTimeOffset submittedAt) =>
+        string.Create(CultureInfo.InvariantCulture, $"{prefix}{DateTimeOffset.MaxValue.UtcTicks - submittedAt.UtcTicks:D19}-{id:N}");
+
+    private static Guid? IdOfIndexKey(string prefix, string key)
     {
         ArgumentNullException.ThrowIfNull(key);
-        if (!key.StartsWith(RunIndexPrefix, StringComparison.Ordinal)) return null;
-        var name = key[RunIndexPrefix.Length..];
+        if (!key.StartsWith(prefix, StringComparison.Ordinal)) return null;
+        var name = key[prefix.Length..];
         var dash = name.IndexOf('-');
-        return dash == 19 && Guid.TryParseExact(name[(dash + 1)..], "N", out var runId) ? runId : null;
+        return dash == 19 && Guid.TryParseExact(name[(dash + 1)..], "N", out var id) ? id : null;
     }
 
     /// <summary><c>work/training/&lt;run id&gt;.json</c>: a run's pending training request.</summary>

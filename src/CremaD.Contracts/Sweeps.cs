@@ -25,7 +25,9 @@ public sealed record SweepFoldStatus(int Fold, Guid RunId, RunStage Stage, doubl
 /// <c>GET /sweeps/{id}</c>: every fold's run, and over the completed folds the mean and sample standard deviation of
 /// test accuracy and macro-F1. <see cref="Stage"/> is completed when every fold completed, failed when one failed or
 /// was cancelled, running otherwise. The merged model card (every fold's test speakers) is at
-/// <c>GET /sweeps/{id}/model_card.json</c> (and <c>.md</c>) once every fold completed.
+/// <c>GET /sweeps/{id}/model_card.json</c> (and <c>.md</c>, <c>.png</c>) once every fold completed. <c>GET /sweeps</c>
+/// lists them, newest submission first.
 /// </summary>
 public sealed record SweepStatus(Guid SweepId, string? Name, string Dataset, int Folds, int FoldSeed, RunConfig Config, RunStage Stage,
-    int CompletedFolds, IReadOnlyList<SweepFoldStatus> FoldRuns, double? AccuracyMean, double? AccuracySd, double? MacroF1Mean, double? MacroF1Sd);
+    int CompletedFolds, IReadOnlyList<SweepFoldStatus> FoldRuns, double? AccuracyMean, double? AccuracySd, double? MacroF1Mean, double? MacroF1Sd,
+    DateTimeOffset SubmittedAt = default, string? Submitter = null);

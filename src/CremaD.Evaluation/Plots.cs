@@ -144,6 +144,9 @@ public static class Plots
         SavePng(pngPath, ConfusionWidth, ConfusionHeight, canvas => plot.Render(canvas, ConfusionWidth, ConfusionHeight));
     }
 
+    /// <summary>Longest partition description the model card plot's title spells out.</summary>
+    private const int MaxPartitionInTitle = 24;
+
     /// <summary>Size of model_card.png.</summary>
     public const int ModelCardWidth = 1000, ModelCardHeight = 760;
 
@@ -202,7 +205,9 @@ public static class Plots
         var gap = card.LargestAccuracyGap is { } g
             ? $"largest accuracy gap {(100 * g.Gap).ToString("0.0", CultureInfo.InvariantCulture)} points ({ModelCard.AttributeName(g.Attribute)})"
             : "no attribute with two reportable groups";
-        plot.Title($"{Capitalised(card.Subject.Partition)} set by speaker group: {gap}", TitleSize - 4);
+        // A run's card names its partition ("test"); a merged card's description is a sentence, too long for a title.
+        var partition = card.Subject.Partition.Length <= MaxPartitionInTitle ? $"{Capitalised(card.Subject.Partition)} set" : "Held-out speakers";
+        plot.Title($"{partition} by speaker group: {gap}", TitleSize - 4);
         plot.XLabel("Fraction (accuracy, macro-F1)", AxisLabelSize);
         plot.Font.Set(PlotFonts.Family);
         var legend = plot.ShowLegend(Alignment.LowerRight);

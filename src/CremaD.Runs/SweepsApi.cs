@@ -30,6 +30,7 @@ public static class SweepsApi
         ArgumentNullException.ThrowIfNull(endpoints);
         var sweeps = endpoints.MapGroup("/sweeps").RequireAuthorization(RunsApiAccess.PolicyName);
         sweeps.MapPost("/", SubmitAsync);
+        sweeps.MapGet("/", ListAsync);
         sweeps.MapGet("/{sweepId:guid}", async (Guid sweepId, RunStateStore states, CancellationToken ct) =>
             await ReadAsync(states, sweepId, ct).ConfigureAwait(false) is { } sweep
                 ? Results.Json(await StatusAsync(sweep, states, ct).ConfigureAwait(false), Json)
@@ -38,6 +39,8 @@ public static class SweepsApi
             ModelCardAsync(sweepId, states, card => Results.Text(card.ToJson(), "application/json"), ct));
         sweeps.MapGet("/{sweepId:guid}/model_card.md", (Guid sweepId, RunStateStore states, CancellationToken ct) =>
             ModelCardAsync(sweepId, states, card => Results.Text(card.ToMarkdown(), "text/markdown"), ct));
+        sweeps.MapGet("/{sweepId:guid}/model_card.png", (Guid sweepId, RunStateStore states, CancellationToken ct) =>
+            ModelCardAsync(sweepId, states, card => Results.File(ModelCardPng(card), "image/png"), ct));
         return endpoints;
     }
 
@@ -77,11 +80,41 @@ public static class SweepsApi
 
         var sweep = new SweepRecord(Guid.NewGuid(), request.Name, prefix, request.Folds, request.FoldSeed, config,
             commands.Select(c => c.RunId).ToList(), now, submitter);
-        // The record first: a sweep whose runs exist is always findable.
+        // The record first: a sweep whose runs exist is always findable. Then its index entry (an entry without a
+        // record is skipped by the list, so the order only matters for the runs).
         await states.Blobs.UploadAsync(BlobLayout.SweepKey(sweep.SweepId), new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(sweep, Json)),
             cancellationToken: ct).ConfigureAwait(false);
+        await states.Blobs.WriteBytesAsync(BlobLayout.SweepIndexKey(sweep.SweepId, sweep.SubmittedAt), Array.Empty<byte>(), cancellationToken: ct)
+            .ConfigureAwait(false);
         foreach (var command in commands) await RunsApi.StoreAndSendAsync(command, states, sender, loggers, ct).ConfigureAwait(false);
         return Results.Accepted($"/sweeps/{sweep.SweepId:D}", new SubmitSweepResponse(sweep.SweepId, $"/sweeps/{sweep.SweepId:D}", sweep.RunIds));
+    }
+
+    /// <summary>Sweeps per answer of <c>GET /sweeps</c> when the request names no limit, and the most it may name.</summary>
+    public const int DefaultPageSize = 20;
+
+    /// <summary>Each sweep listed reads every fold's status, so a page is smaller than the runs API's.</summary>
+    public const int MaxPageSize = 100;
+
+    /// <summary><c>GET /sweeps[?limit=N]</c>: the newest <c>limit</c> sweeps, newest submission first, each with its folds' status.</summary>
+    private static async Task<IResult> ListAsync(int? limit, RunStateStore states, CancellationToken ct)
+    {
+        var size = limit ?? DefaultPageSize;
+        if (size is < 1 or > MaxPageSize)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = [$"limit must be in [1, {MaxPageSize}], got {limit}."] });
+        }
+        var keys = new List<string>();
+        await foreach (var blob in states.Blobs.ListAsync(BlobLayout.SweepIndexPrefix, ct).ConfigureAwait(false)) keys.Add(blob.Key);
+        keys.Sort(StringComparer.Ordinal);
+        var listed = new List<SweepStatus>();
+        foreach (var sweepId in keys.Select(BlobLayout.SweepIdOfIndexKey).OfType<Guid>().Distinct())
+        {
+            if (listed.Count == size) break;
+            if (await ReadAsync(states, sweepId, ct).ConfigureAwait(false) is { } sweep)
+                listed.Add(await StatusAsync(sweep, states, ct).ConfigureAwait(false));
+        }
+        return Results.Json(listed, Json);
     }
 
     private static async Task<SweepRecord?> ReadAsync(RunStateStore states, Guid sweepId, CancellationToken ct)
@@ -108,7 +141,7 @@ public static class SweepsApi
             : folds.Min(f => f.Stage);
         return new SweepStatus(sweep.SweepId, sweep.Name, sweep.Dataset, sweep.Folds, sweep.FoldSeed, sweep.Config, stage, done.Count, folds,
             Mean(done.Select(f => f.Accuracy!.Value)), Sd(done.Select(f => f.Accuracy!.Value)),
-            Mean(done.Select(f => f.MacroF1!.Value)), Sd(done.Select(f => f.MacroF1!.Value)));
+            Mean(done.Select(f => f.MacroF1!.Value)), Sd(done.Select(f => f.MacroF1!.Value)), sweep.SubmittedAt, sweep.Submitter);
     }
 
     private static async Task<IResult> ModelCardAsync(Guid sweepId, RunStateStore states, Func<ModelCard, IResult> render, CancellationToken ct)
@@ -146,6 +179,21 @@ public static class SweepsApi
             JsonSerializer.SerializeToElement(sweep.Config.ToFlags()), null,
             $"all {sweep.Folds} folds' test speakers of {sweep.Dataset} (each clip predicted by the fold model that never heard its speaker)");
         return render(ModelCard.Build(subject, speakers, Emotions.Names, ActorDemographics.CremaD, ActorDemographics.BuiltInSource));
+    }
+
+    // The plot library writes files: the picture goes through a private temporary file.
+    private static byte[] ModelCardPng(ModelCard card)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"cremad-sweep-card-{Guid.NewGuid():N}.png");
+        try
+        {
+            Plots.SaveModelCard(card, path);
+            return File.ReadAllBytes(path);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     /// <summary>The evaluation's per-clip predictions (CremaD.Pipeline.RunFiles.Predictions).</summary>

@@ -1,5 +1,6 @@
 using CremaD.Contracts;
 using CremaD.Runs;
+using CremaD.Storage;
 using CremaD.Storage.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -97,6 +98,23 @@ internal sealed class RunsApiHost : IAsyncDisposable
 
     /// <summary>Stores <paramref name="status"/> as the run's status, as the coordinator does after each event.</summary>
     public Task PutAsync(RunStatus status) => States.UpdateAsync(status.RunId, _ => status);
+
+    /// <summary>
+    /// Stores a completed <see cref="DemoSweep"/> as <c>POST /sweeps</c> and the pipeline would have left it: the fold
+    /// runs' statuses and predictions, the sweep's record and its index entry.
+    /// </summary>
+    public async Task<DemoSweep> AddSweepAsync()
+    {
+        var sweep = DemoSweep.Create(Run);
+        for (var fold = 0; fold < sweep.Runs.Count; fold++)
+        {
+            await PutAsync(sweep.Runs[fold]);
+            await States.Blobs.WriteBytesAsync(sweep.Runs[fold].Artifacts[0].Key, System.Text.Encoding.UTF8.GetBytes(sweep.Predictions[fold]));
+        }
+        await States.Blobs.WriteBytesAsync(BlobLayout.SweepKey(sweep.Record.SweepId), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(sweep.Record, ServiceJson.Options));
+        await States.Blobs.WriteBytesAsync(BlobLayout.SweepIndexKey(sweep.Record.SweepId, sweep.Record.SubmittedAt), Array.Empty<byte>());
+        return sweep;
+    }
 
     /// <summary>The run's status as the runs API stores it now.</summary>
     public Task<RunStatus?> GetAsync(Guid runId) => States.GetAsync(runId);

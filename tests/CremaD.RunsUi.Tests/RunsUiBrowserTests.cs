@@ -9,8 +9,8 @@ namespace CremaD.RunsUi.Tests;
 /// <summary>
 /// The runs UI in a real headless Chromium against the real runs API: the run list, a completed run (stage timeline,
 /// curves, metrics, confusion matrix, artefacts, two downloaded and compared byte for byte), a run in training whose
-/// curves grow live and which is then cancelled from the page, a failed run, a run that does not exist, and the message a 401
-/// gets.
+/// curves grow live and which is then cancelled from the page, a failed run, a run that does not exist, a completed
+/// cross-validation sweep with its merged model card, and the message a 401 gets.
 /// Screenshots of every page land in <c>runs-ui-screenshots/</c> beside the test assembly; the path is printed.
 /// </summary>
 public sealed class RunsUiBrowserTests(ITestOutputHelper output)
@@ -47,6 +47,7 @@ public sealed class RunsUiBrowserTests(ITestOutputHelper output)
             await walk.LiveRunAsync();
             await walk.FailedRunAsync();
             await walk.UnknownRunAsync();
+            await walk.SweepAsync();
             await walk.UnauthorizedAsync();
         }
         catch (Exception e) when (e is TimeoutException or PlaywrightException or Xunit.Sdk.XunitException)
@@ -208,6 +209,48 @@ public sealed class RunsUiBrowserTests(ITestOutputHelper output)
             await ShotAsync("7-unknown-run.png");
         }
 
+        public async Task SweepAsync()
+        {
+            // A completed cross-validation sweep: listed with its mean ± sd, its folds linked to their runs, the per-fold
+            // chart, and the model card merged over every fold's test speakers.
+            await page.GotoAsync($"{host.Address.AbsoluteUri}#/sweeps");
+            await Expect(page.Locator("#sweeps")).ToContainTextAsync("No sweeps yet");
+            var sweep = await host.AddSweepAsync();
+            var sweepId = sweep.Record.SweepId.ToString("D");
+            var row = page.Locator($"#sweeps tr[data-sweep='{sweepId}']");
+            var accuracies = sweep.Runs.Select(r => r.Evaluation!.Accuracy).ToList();
+            var mean = accuracies.Average();
+            var sd = Math.Sqrt(accuracies.Sum(a => (a - mean) * (a - mean)) / (accuracies.Count - 1));
+            var meanSd = $"{Percent(mean)} ± {(sd * 100).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture)}";
+            await Expect(row).ToContainTextAsync("cv demo");
+            await Expect(row).ToContainTextAsync("Completed");
+            await Expect(row).ToContainTextAsync($"{DemoSweep.Folds}/{DemoSweep.Folds}");
+            await Expect(row).ToContainTextAsync(meanSd);
+            await ShotAsync("8-sweeps.png");
+
+            await row.Locator("a").First.ClickAsync();
+            await page.WaitForURLAsync($"**/#/sweeps/{sweepId}");
+            await Expect(page.Locator("#sweep-stage")).ToHaveTextAsync("Completed");
+            await Expect(page.Locator("#sweep-summary")).ToContainTextAsync(meanSd);
+            await Expect(page.Locator("#sweep-folds tbody tr")).ToHaveCountAsync(DemoSweep.Folds);
+            for (var fold = 1; fold <= DemoSweep.Folds; fold++)
+            {
+                await Expect(page.Locator($"#sweep-folds tr[data-fold='{fold}']")).ToContainTextAsync(Percent(accuracies[fold - 1]));
+            }
+            await Expect(page.Locator("#fold-chart rect[fill='#4c6ef5']")).ToHaveCountAsync(DemoSweep.Folds + 1); // + the legend's
+            var card = ModelCard.FromJson(await host.Client.GetStringAsync($"/sweeps/{sweepId}/model_card.json"));
+            Assert.Equal((sweep.Clips, 12), (card.Clips, card.Actors));
+            await Expect(page.Locator("#sweep-model-card tbody tr")).ToHaveCountAsync(card.Groups.Count);
+            await Expect(page.Locator("#model-card-gap")).ToContainTextAsync(card.LargestAccuracyGap is null ? "no gap can be measured" : "Largest accuracy gap");
+            await ExpectImageLoadedAsync("#model-card-plot");
+            await ShotAsync("9-sweep.png", fullPage: true);
+
+            // A fold is an ordinary run, one click away, and says which fold it is.
+            await page.Locator("#sweep-folds tr[data-fold='2'] a").ClickAsync();
+            await page.WaitForURLAsync($"**/#/runs/{sweep.Runs[1].RunId:D}");
+            await Expect(page.Locator("#summary")).ToContainTextAsync("fold 2 of 3");
+        }
+
         public async Task UnauthorizedAsync()
         {
             // A tab without the key: the runs API answers 401 and the page asks for a key; a wrong one is refused, the
@@ -218,11 +261,11 @@ public sealed class RunsUiBrowserTests(ITestOutputHelper output)
             await page.ReloadAsync();
             await Expect(page.Locator("#key-form")).ToBeVisibleAsync();
             await Expect(page.Locator("#key-form")).ToContainTextAsync("needs an API key");
-            await ShotAsync("8-key-needed.png");
+            await ShotAsync("10-key-needed.png");
             await page.Locator("#key-input").FillAsync(new string('x', 40));
             await page.Locator("#key-form button").ClickAsync();
             await Expect(page.Locator("#key-form")).ToContainTextAsync("refused this key");
-            await ShotAsync("9-key-refused.png");
+            await ShotAsync("11-key-refused.png");
             await page.Locator("#key-input").FillAsync(RunsApiHost.ApiKey);
             await page.Locator("#key-form button").ClickAsync();
             await Expect(page.Locator($"#runs tr[data-run='{Run.RunId:D}']")).ToContainTextAsync("Completed");

@@ -31,6 +31,41 @@ public sealed partial class RunsUiRouteTests : IAsyncLifetime
         Assert.All(AssetUrl().Matches(html), m => Assert.Equal(Runs.RunsUi.Version, m.Groups["version"].Value));
     }
 
+    [Fact]
+    public async Task Sweeps_are_listed_newest_first_with_their_statistics_and_their_merged_model_card_as_a_picture()
+    {
+        using (var anonymous = await _host.Anonymous.GetAsync("/sweeps"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        }
+        Assert.Equal("[]", await _host.Client.GetStringAsync("/sweeps"));
+        var older = await _host.AddSweepAsync();
+        var newer = await _host.AddSweepAsync();
+
+        var listed = (await System.Net.Http.Json.HttpClientJsonExtensions.GetFromJsonAsync<List<Contracts.SweepStatus>>(_host.Client, "/sweeps",
+            Contracts.ServiceJson.Options))!;
+        Assert.Equal([newer.Record.SweepId, older.Record.SweepId], listed.Select(s => s.SweepId));
+        Assert.All(listed, s => Assert.Equal((Contracts.RunStage.Completed, 3), (s.Stage, s.CompletedFolds)));
+        Assert.Equal(newer.Runs.Average(r => r.Evaluation!.Accuracy), listed[0].AccuracyMean!.Value, 9);
+        Assert.Equal(newer.Record.SubmittedAt, listed[0].SubmittedAt);
+        var one = (await System.Net.Http.Json.HttpClientJsonExtensions.GetFromJsonAsync<List<Contracts.SweepStatus>>(_host.Client, "/sweeps?limit=1",
+            Contracts.ServiceJson.Options))!;
+        Assert.Equal([newer.Record.SweepId], one.Select(s => s.SweepId));
+        foreach (var limit in new[] { 0, 101 })
+        {
+            using var refused = await _host.Client.GetAsync($"/sweeps?limit={limit}");
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Contains("limit must be in [1, 100]", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using var png = await _host.Client.GetAsync($"/sweeps/{newer.Record.SweepId:D}/model_card.png");
+        Assert.Equal(HttpStatusCode.OK, png.StatusCode);
+        Assert.Equal("image/png", png.Content.Headers.ContentType?.MediaType);
+        var bytes = await png.Content.ReadAsByteArrayAsync();
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, bytes[..4]);
+        Assert.True(bytes.Length > 10_000, $"{bytes.Length} bytes is too small for the model card plot");
+    }
+
     [Theory]
     [InlineData("app.js", "text/javascript; charset=utf-8")]
     [InlineData("app.css", "text/css; charset=utf-8")]

@@ -75,6 +75,12 @@ public sealed class SweepTests(RabbitMqFixture rabbit, AzuriteFixture azurite)
         Assert.Equal(actors.Count, card.Actors);
         Assert.Contains("all 3 folds' test speakers", card.Subject.Partition, StringComparison.Ordinal);
         Assert.Contains("# Model card", await cluster.RunsApi.GetStringAsync($"/sweeps/{submitted.SweepId:D}/model_card.md"), StringComparison.Ordinal);
+        using (var png = await cluster.RunsApi.GetAsync($"/sweeps/{submitted.SweepId:D}/model_card.png"))
+        {
+            Assert.Equal("image/png", png.Content.Headers.ContentType?.MediaType);
+        }
+        var listed = await cluster.RunsApi.GetFromJsonAsync<List<SweepStatus>>("/sweeps", ServiceJson.Options);
+        Assert.Equal((submitted.SweepId, RunStage.Completed), (listed![0].SweepId, listed[0].Stage));
         using var missing = await cluster.RunsApi.GetAsync($"/sweeps/{Guid.NewGuid():D}");
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
     }

@@ -1,4 +1,4 @@
-// CremaD runs: the runs API's own web UI, a hash-routed single page (#/runs, #/runs/<id>) over the API's JSON
+// CremaD runs: the runs API's own web UI, a hash-routed single page (#/runs, #/runs/<id>, #/sweeps, #/sweeps/<id>) over the API's JSON
 // endpoints on the same origin. Vanilla JS, no dependencies. Every view builds its DOM with el() (text is never
 // parsed as HTML) and polls only what it shows. Every request goes through request(), the one place that adds the
 // API key's Authorization header.
@@ -227,6 +227,8 @@ function niceStep(total, count) {
 const routes = [
   [/^#\/runs\/([0-9a-fA-F-]{36})$/, (m) => runView(m[1].toLowerCase())],
   [/^#\/runs$/, runsView],
+  [/^#\/sweeps\/([0-9a-fA-F-]{36})$/, (m) => sweepView(m[1].toLowerCase())],
+  [/^#\/sweeps$/, sweepsView],
 ];
 
 function route() {
@@ -448,7 +450,8 @@ function card(label, value, sub) {
 function summaryCards(run) {
   const f = run.features, tr = run.training, ev = run.evaluation;
   return el("div", { class: "cards" },
-    card("Dataset", el("span", { class: "mono", style: { fontSize: "14px" } }, run.dataset.prefix), `layout ${run.dataset.layout}, split seed ${run.dataset.splitSeed}, ${run.dataset.labelsFrom === "perceived" ? "perceived" : "acted"} emotions`),
+    card("Dataset", el("span", { class: "mono", style: { fontSize: "14px" } }, run.dataset.prefix), `layout ${run.dataset.layout}, split seed ${run.dataset.splitSeed}, ${run.dataset.labelsFrom === "perceived" ? "perceived" : "acted"} emotions` +
+      (run.dataset.fold ? `, fold ${run.dataset.fold.index} of ${run.dataset.fold.count}` : "")),
     card("Clips", f.clips ? `${f.clipsExtracted}/${f.clips}` : f.clipsExtracted || "–",
       `${f.clipsRejected || run.rejectedClips.length} rejected${f.reused ? " · features reused" : ""}${f.audioSeconds ? ` · ${(f.audioSeconds / 60).toFixed(1)} min audio` : ""}`),
     card("Shards", f.shardCount ? `${f.completedShards.length}/${f.shardCount}` : f.reused ? "reused" : "–", f.ready ? "features ready" : ""),
@@ -548,9 +551,15 @@ function modelCardPanel(run) {
     panel.append(el("p", { class: "muted" }, "No model_card.json among the artifacts."));
     return panel;
   }
+  panel.append(modelCardBody(artifactPath(run.runId, "model_card.json"),
+    run.artifacts.some((a) => a.name === "model_card.png") ? artifactPath(run.runId, "model_card.png") : null));
+  return panel;
+}
+
+// A model card (its JSON at jsonPath) as the table by speaker group with its largest gap first, beside its picture.
+function modelCardBody(jsonPath, pngPath) {
   const body = el("div", {}, el("p", { class: "muted" }, "Loading the model card…"));
-  panel.append(body);
-  fetchedJson(artifactPath(run.runId, "model_card.json")).then((mc) => {
+  fetchedJson(jsonPath).then((mc) => {
     const gap = mc.largest_accuracy_gap;
     const headline = gap
       ? el("p", { id: "model-card-gap" }, el("strong", {}, `Largest accuracy gap: ${(gap.gap * 100).toFixed(1)} points by ${gap.attribute.replace("_", " ")}`),
@@ -566,10 +575,9 @@ function modelCardPanel(run) {
         el("div", {},
           el("table", {}, el("thead", {}, el("tr", {}, ["Attribute", "Group", "Clips", "Actors", "Accuracy", "Macro F1"].map((x) => el("th", {}, x)))), el("tbody", {}, rows)),
           el("p", { class: "small muted" }, `Speakers: ${mc.demographics_source}. Intended use: ${mc.intended_use}`)),
-        run.artifacts.some((a) => a.name === "model_card.png")
-          ? fetchedImage(artifactPath(run.runId, "model_card.png"), { class: "confusion", id: "model-card-plot", alt: "Model card" }) : null));
+        pngPath ? fetchedImage(pngPath, { class: "confusion", id: "model-card-plot", alt: "Model card" }) : null));
   }, (e) => replace(body, message(`model_card.json: ${e.message}`, "error")));
-  return panel;
+  return body;
 }
 
 function artifactList(run, onError) {
@@ -606,6 +614,129 @@ function problemPanels(run) {
       : el("p", { class: "muted" }, "None: every clip was usable.")));
   panels.push(el("div", { class: "panel" }, el("details", {}, el("summary", {}, "Configuration"), el("pre", { class: "json", id: "config" }, JSON.stringify(run.config, null, 2)))));
   return panels;
+}
+
+// ---------- sweeps (cross-validation: one run per speaker-independent fold) ----------
+
+const meanSd = (mean, sd) => (mean === null || mean === undefined ? "–" : `${pct(mean)} ± ${(sd * 100).toFixed(1)}`);
+const modelName = (config) => config.model || "statpool";
+
+function sweepsView() {
+  document.title = "Sweeps · CremaD";
+  const note = el("div");
+  const body = el("tbody");
+  const table = el("div", { class: "panel flush", hidden: true }, el("table", { id: "sweeps" },
+    el("thead", {}, el("tr", {}, ["Sweep", "Stage", "Folds done", "Model", "Test accuracy", "Macro F1", "Submitted", "Dataset"]
+      .map((h) => el("th", { class: ["Folds done", "Test accuracy", "Macro F1"].includes(h) ? "num" : "" }, h)))), body));
+  view.append(el("div", { class: "page-head" }, el("h1", {}, "Sweeps"), el("span", { class: "muted", id: "sweep-count" })),
+    el("p", { class: "muted small" }, "Speaker-independent k-fold cross-validation: each fold is a run of its own; mean ± sd over the completed folds."),
+    note, table);
+  return poll(async () => {
+    let sweeps;
+    try { sweeps = await api("/sweeps"); } catch (e) { replace(note, message(e.message, e.status === 0 ? "warn" : "error")); return 3000; }
+    replace(note);
+    table.hidden = false;
+    document.getElementById("sweep-count").textContent = `${sweeps.length} sweep${sweeps.length === 1 ? "" : "s"}`;
+    replace(body, sweeps.length ? sweeps.map((w) => el("tr", { "data-sweep": w.sweepId },
+      el("td", {}, el("a", { href: `#/sweeps/${w.sweepId}` }, el("strong", {}, w.name || shortId(w.sweepId))), " ", el("span", { class: "mono muted small" }, w.name ? shortId(w.sweepId) : "")),
+      el("td", {}, el("span", { class: `badge ${STAGE_CLASS[w.stage] || "plain"}` }, words(w.stage))),
+      el("td", { class: "num" }, `${w.completedFolds}/${w.folds}`),
+      el("td", {}, modelName(w.config)),
+      el("td", { class: "num nowrap" }, meanSd(w.accuracyMean, w.accuracySd)),
+      el("td", { class: "num nowrap" }, meanSd(w.macroF1Mean, w.macroF1Sd)),
+      el("td", { class: "nowrap muted" }, fmtTime(w.submittedAt)),
+      el("td", { class: "mono small" }, w.dataset)))
+      : el("tr", {}, el("td", { colspan: 8, class: "muted" }, "No sweeps yet. Start one with ",
+        el("code", {}, "cremad runs sweep --dataset demo --folds 5"), ".")));
+    return sweeps.some((w) => !terminal(w.stage)) ? 2000 : 5000;
+  }, 2000);
+}
+
+function sweepView(sweepId) {
+  document.title = `Sweep ${shortId(sweepId)} · CremaD`;
+  const note = el("div");
+  const head = el("div", { class: "page-head" }, el("h1", {}, `Sweep ${shortId(sweepId)}`));
+  const cards = el("div", { class: "panel", id: "sweep-summary" });
+  const folds = el("div", { class: "grid2 section" });
+  const merged = el("div", { class: "panel wide", id: "sweep-model-card" });
+  const panels = el("div", { hidden: true }, cards, folds, merged);
+  view.append(el("p", { class: "crumbs small" }, el("a", { href: "#/sweeps" }, "← All sweeps")), head, note, panels);
+  let lastJson = "";
+  return poll(async () => {
+    let sweep;
+    try {
+      sweep = await api(`/sweeps/${sweepId}`);
+    } catch (e) {
+      replace(note, message(e.status === 404 ? [e.message, " ", el("a", { href: "#/sweeps" }, "Back to the sweeps.")] : e.message, e.status === 0 ? "warn" : "error"));
+      if (e.status === 404) panels.hidden = true;
+      return e.status === 404 ? 5000 : 3000;
+    }
+    replace(note);
+    panels.hidden = false;
+    const json = JSON.stringify(sweep);
+    if (json === lastJson) return terminal(sweep.stage) ? 10000 : 2000;
+    lastJson = json;
+    const title = sweep.name || `Sweep ${shortId(sweepId)}`;
+    document.title = `${title} · CremaD`;
+    replace(head, el("h1", {}, title), el("span", { class: `badge ${STAGE_CLASS[sweep.stage] || "plain"}`, id: "sweep-stage" }, words(sweep.stage)),
+      el("span", { class: "mono muted small" }, sweep.sweepId));
+    replace(cards, el("h2", {}, "Summary"), el("div", { class: "cards" },
+      card("Folds", `${sweep.completedFolds}/${sweep.folds}`, `completed · fold seed ${sweep.foldSeed}`),
+      card("Model", modelName(sweep.config), `${sweep.config.epochs} epochs at most`),
+      card("Test accuracy", meanSd(sweep.accuracyMean, sweep.accuracySd), "mean ± sd over folds"),
+      card("Macro F1", meanSd(sweep.macroF1Mean, sweep.macroF1Sd), "mean ± sd over folds"),
+      card("Dataset", el("span", { class: "mono", style: { fontSize: "14px" } }, sweep.dataset), `submitted ${fmtTime(sweep.submittedAt, true)}`)));
+    replace(folds,
+      el("div", { class: "panel flush" }, el("table", { id: "sweep-folds" },
+        el("thead", {}, el("tr", {}, ["Fold", "Run", "Stage", "Progress", "Test accuracy", "Macro F1"].map((h) => el("th", { class: ["Test accuracy", "Macro F1"].includes(h) ? "num" : "" }, h)))),
+        el("tbody", {}, sweep.foldRuns.map((f) => el("tr", { "data-fold": f.fold },
+          el("td", {}, `${f.fold} of ${sweep.folds}`),
+          el("td", {}, el("a", { href: `#/runs/${f.runId}`, class: "mono small" }, shortId(f.runId))),
+          el("td", {}, el("span", { class: `badge ${STAGE_CLASS[f.stage] || "plain"}` }, words(f.stage))),
+          el("td", {}, progressBar(f)),
+          el("td", { class: "num" }, f.accuracy === null ? "" : pct(f.accuracy)),
+          el("td", { class: "num" }, f.macroF1 === null ? "" : pct(f.macroF1))))))),
+      foldChart(sweep));
+    replace(merged, el("h2", {}, "Merged model card: every fold's test speakers"),
+      sweep.stage === "completed"
+        ? modelCardBody(`/sweeps/${sweepId}/model_card.json`, `/sweeps/${sweepId}/model_card.png`)
+        : el("p", { class: "muted" }, sweep.stage === "failed"
+          ? "A fold failed or was cancelled: the merged model card needs every fold."
+          : `Appears when every fold has completed (${sweep.completedFolds} of ${sweep.folds} so far).`));
+    return terminal(sweep.stage) ? 10000 : 2000;
+  }, 2000);
+}
+
+// Each fold's test accuracy and macro-F1 as bars, with the means as dashed lines: how much the folds disagree.
+function foldChart(sweep) {
+  const W = 560, H = 260, L = 52, R = 14, T = 30, B = 36;
+  const n = sweep.foldRuns.length;
+  const slot = (W - L - R) / n;
+  const sy = (v) => T + (1 - v) * (H - T - B);
+  const parts = [];
+  for (let v = 0; v <= 1.0001; v += 0.25) {
+    parts.push(el("line", { class: "gridline", x1: L, x2: W - R, y1: sy(v), y2: sy(v) }), el("text", { x: L - 6, y: sy(v) + 4, "text-anchor": "end" }, `${Math.round(v * 100)}%`));
+  }
+  const series = [["accuracy", "#4c6ef5", "accuracyMean"], ["macroF1", "#f76707", "macroF1Mean"]];
+  sweep.foldRuns.forEach((f, i) => {
+    series.forEach(([key, color], j) => {
+      const value = f[key];
+      if (value === null || value === undefined) return;
+      const x = L + i * slot + slot * (0.18 + 0.32 * j);
+      parts.push(el("rect", { x, y: sy(value), width: slot * 0.3, height: sy(0) - sy(value), fill: color },
+        el("title", {}, `fold ${f.fold}, ${key === "accuracy" ? "accuracy" : "macro F1"}: ${pct(value)}`)));
+    });
+    parts.push(el("text", { x: L + (i + 0.5) * slot, y: H - B + 16, "text-anchor": "middle" }, `fold ${f.fold}`));
+  });
+  series.forEach(([key, color, meanKey], j) => {
+    const mean = sweep[meanKey];
+    if (mean !== null && mean !== undefined) parts.push(el("line", { x1: L, x2: W - R, y1: sy(mean), y2: sy(mean), stroke: color, "stroke-dasharray": "5 4", "stroke-width": 1.5 }));
+    const lx = L + 8 + j * 150;
+    parts.push(el("rect", { x: lx, y: 8, width: 14, height: 10, fill: color }), el("text", { x: lx + 20, y: 18 }, key === "accuracy" ? "test accuracy" : "macro F1"));
+  });
+  parts.push(el("line", { class: "axis", x1: L, x2: W - R, y1: sy(0), y2: sy(0) }));
+  return el("div", { class: "panel chart", id: "fold-chart" }, el("h2", {}, "Per fold (dashed: mean)"),
+    el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "Test accuracy and macro F1 per fold" }, parts));
 }
 
 // Last, once every view's constants exist: a page opened straight at #/runs renders at once (not on a hashchange).
