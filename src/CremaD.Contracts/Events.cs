@@ -178,6 +178,7 @@ public sealed record FeaturesReady(
 /// <summary>The trainer took the run (trainer → coordinator, which folds it into the run's status).</summary>
 /// <param name="Device">Where it trains: "cpu" or "cuda" (what "auto" resolved to).</param>
 /// <param name="StartEpoch">1, or the epoch a redelivered command resumes from its checkpoint.</param>
+/// <param name="Worker">Which trainer took the run (service, machine, process): with replicas, where it trained.</param>
 public sealed record TrainingStarted(
     Guid RunId,
     string Device,
@@ -185,15 +186,20 @@ public sealed record TrainingStarted(
     int StartEpoch,
     int TrainClips,
     int ValidationClips,
-    DateTimeOffset Timestamp) : IRunEvent
+    DateTimeOffset Timestamp,
+    string? Worker = null) : IRunEvent
 {
     public IReadOnlyList<string> FindProblems()
     {
         var problems = new Problems().RunId(RunId).NotBlank("device", Device)
             .AtLeast("maxEpochs", MaxEpochs, 1).AtLeast("trainClips", TrainClips, 1).AtLeast("validationClips", ValidationClips, 0);
         if (StartEpoch < 1 || StartEpoch > MaxEpochs) problems.Add($"startEpoch must be in [1, {MaxEpochs}], got {StartEpoch}.");
+        if (Worker is { Length: > MaxWorkerLength }) problems.Add($"worker must be at most {MaxWorkerLength} characters, got {Worker.Length}.");
         return problems.List;
     }
+
+    /// <summary>Longest <see cref="Worker"/> name.</summary>
+    public const int MaxWorkerLength = 200;
 }
 
 /// <summary>

@@ -37,6 +37,7 @@ public sealed record FeatureStageStatus(
 
 /// <summary>The training stage so far.</summary>
 /// <param name="History">One entry per epoch, ascending.</param>
+/// <param name="Worker">The trainer that took the run (last, if it was resumed elsewhere).</param>
 public sealed record TrainingStageStatus(
     string? Device,
     int MaxEpochs,
@@ -44,7 +45,8 @@ public sealed record TrainingStageStatus(
     int BestEpoch,
     double BestValidationAccuracy,
     bool Completed,
-    bool StoppedEarly)
+    bool StoppedEarly,
+    string? Worker = null)
 {
     public static TrainingStageStatus NotStarted { get; } = new(null, 0, [], 0, 0, false, false);
 
@@ -209,7 +211,8 @@ public sealed record RunStatus(
     private RunStatus OnTrainingStarted(TrainingStarted e) => this with
     {
         Stage = Advance(RunStage.Training),
-        Training = Training with { Device = e.Device, MaxEpochs = e.MaxEpochs },
+        // A resumed run names the trainer that took it last.
+        Training = Training with { Device = e.Device, MaxEpochs = e.MaxEpochs, Worker = e.Worker ?? Training.Worker },
         Progress = ProgressWeights.Features,
         Timestamps = Timestamps with { TrainingStartedAt = Timestamps.TrainingStartedAt ?? e.Timestamp },
     };

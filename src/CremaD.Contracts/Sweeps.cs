@@ -19,7 +19,8 @@ public sealed record SweepRecord(Guid SweepId, string? Name, string Dataset, int
     DateTimeOffset SubmittedAt, string Submitter);
 
 /// <summary>One fold of <c>GET /sweeps/{id}</c>.</summary>
-public sealed record SweepFoldStatus(int Fold, Guid RunId, RunStage Stage, double Progress, double? Accuracy, double? MacroF1);
+/// <param name="Worker">The trainer that took the fold's run (<see cref="TrainingStageStatus.Worker"/>), once one has.</param>
+public sealed record SweepFoldStatus(int Fold, Guid RunId, RunStage Stage, double Progress, double? Accuracy, double? MacroF1, string? Worker = null);
 
 /// <summary>
 /// <c>GET /sweeps/{id}</c>: every fold's run, and over the completed folds the mean and sample standard deviation of

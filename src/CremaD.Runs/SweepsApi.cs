@@ -133,7 +133,7 @@ public static class SweepsApi
         {
             var status = await states.GetAsync(sweep.RunIds[i], ct).ConfigureAwait(false);
             folds.Add(new SweepFoldStatus(i + 1, sweep.RunIds[i], status?.Stage ?? RunStage.Submitted, status?.Progress ?? 0,
-                status?.Evaluation?.Accuracy, status?.Evaluation?.MacroF1));
+                status?.Evaluation?.Accuracy, status?.Evaluation?.MacroF1, status?.Training.Worker));
         }
         var done = folds.Where(f => f.Stage == RunStage.Completed && f.Accuracy is not null).ToList();
         var stage = done.Count == folds.Count ? RunStage.Completed

@@ -44,9 +44,21 @@ public sealed record TrainerOptions
     /// <summary>The longest wait between two attempts on a run while storage or the broker fails.</summary>
     public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>
+    /// Which trainer this is, as a run's status reports it (<see cref="CremaD.Contracts.TrainingStarted.Worker"/>): with
+    /// several replicas, whose run was trained where. Default: <see cref="DefaultWorkerName"/>.
+    /// </summary>
+    public string? WorkerName { get; init; }
+
+    /// <summary>The name <see cref="WorkerName"/> defaults to: the service's name, the machine and the process id.</summary>
+    public static string DefaultWorkerName(string? serviceName) =>
+        $"{(string.IsNullOrWhiteSpace(serviceName) ? "trainer" : serviceName)} ({Environment.MachineName}, pid {Environment.ProcessId})";
+
     /// <exception cref="ArgumentException">A value is out of range; the message names it.</exception>
     public void Validate()
     {
+        if (WorkerName is { Length: > CremaD.Contracts.TrainingStarted.MaxWorkerLength })
+            throw new ArgumentException($"{SectionName}:WorkerName must be at most {CremaD.Contracts.TrainingStarted.MaxWorkerLength} characters.");
         BlobLeaseDuration.Validate(LeaseDuration);
         if (PollInterval <= TimeSpan.Zero) throw new ArgumentException($"{SectionName}:PollInterval must be positive, got {PollInterval}.");
         if (CheckpointInterval < TimeSpan.Zero) throw new ArgumentException($"{SectionName}:CheckpointInterval must not be negative, got {CheckpointInterval}.");

@@ -22,6 +22,8 @@ public static class TrainerServiceRegistration
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddCremaDWork();
         var options = builder.Configuration.GetSection(TrainerOptions.SectionName).Get<TrainerOptions>() ?? new TrainerOptions();
+        // Replicas share the service's name (OTEL_SERVICE_NAME, set by the AppHost); the machine and process tell them apart.
+        options = options with { WorkerName = options.WorkerName ?? TrainerOptions.DefaultWorkerName(builder.Configuration["OTEL_SERVICE_NAME"]) };
         builder.Services.AddTrainer(options);
         builder.Services.AddHostedService<TrainingWorker>();
         return builder;

@@ -173,7 +173,7 @@ public sealed class TrainingJob(IBlobStore blobs, IBus bus, ServiceWorkOptions w
         await using var uploads = new ModelUploads(uploader, fence, modelDirectory, options.CheckpointInterval,
             (epoch, ct) => attempt.RecordProgressAsync($"training epoch {epoch + 1} (epoch {epoch} stored)", ct));
         var progress = new TrainingProgress(bus, uploads, stops, failures, requestKey, runId, trainingOptions.Epochs,
-            activity?.Context ?? parent, job);
+            activity?.Context ?? parent, job, options.WorkerName ?? TrainerOptions.DefaultWorkerName(null));
         TrainingResult result;
         try
         {

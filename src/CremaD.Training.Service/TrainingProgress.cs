@@ -20,13 +20,13 @@ namespace CremaD.Training.Service;
 /// this training stops.
 /// </remarks>
 public sealed class TrainingProgress(IBus bus, ModelUploads uploads, TrainingStops stops, TrainingFailureLedger failures, string requestKey,
-    Guid runId, int maxEpochs, ActivityContext parent, CancellationTokenSource job) : ITrainingObserver
+    Guid runId, int maxEpochs, ActivityContext parent, CancellationTokenSource job, string worker) : ITrainingObserver
 {
     private readonly CancellationToken cancellationToken = job.Token;
 
     public void OnTrainingStarted(Learning.TrainingStarted started) => Step("publishing TrainingStarted", () =>
         bus.Publish(new ContractTrainingStarted(runId, started.Device, maxEpochs, Math.Clamp(started.FirstEpoch, 1, maxEpochs),
-            started.TrainClips, started.ValidationClips, DateTimeOffset.UtcNow), cancellationToken));
+            started.TrainClips, started.ValidationClips, DateTimeOffset.UtcNow, worker), cancellationToken));
 
     public void OnEpochCompleted(Learning.EpochProgress progress)
     {

@@ -174,6 +174,19 @@ public sealed class RunStatusTests
     }
 
     [Fact]
+    public void The_trainer_that_took_the_run_is_named_and_a_resumption_elsewhere_renames_it()
+    {
+        var status = RunStatus.Submitted(S.RunSubmitted).ApplyAll([S.FeaturesReady, S.TrainingStarted]);
+        Assert.Equal("trainer (host-1, pid 4242)", status.Training.Worker);
+
+        var resumed = status.Apply(S.TrainingStarted with { StartEpoch = 2, Worker = "trainer (host-2, pid 7)" });
+        Assert.Equal("trainer (host-2, pid 7)", resumed.Training.Worker);
+        Assert.Equal("trainer (host-2, pid 7)", resumed.Apply(S.TrainingStarted with { Worker = null }).Training.Worker);
+        Assert.Contains((S.TrainingStarted with { Worker = new string('w', 201) }).FindProblems(),
+            p => p.StartsWith("worker must be at most 200", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void An_event_of_another_run_is_refused()
     {
         var status = RunStatus.Submitted(S.RunSubmitted);

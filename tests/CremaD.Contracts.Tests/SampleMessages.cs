@@ -85,7 +85,7 @@ internal static class SampleMessages
     public static FeaturesReady FeaturesReady => new(
         RunId, StorePrefix, StorePrefix + "normalisation.json", Fingerprint, 9, 5, 2, 2, 2, 506, Reused: false, Start.AddSeconds(15));
 
-    public static TrainingStarted TrainingStarted => new(RunId, "cpu", 3, 1, 5, 2, Start.AddSeconds(20));
+    public static TrainingStarted TrainingStarted => new(RunId, "cpu", 3, 1, 5, 2, Start.AddSeconds(20), "trainer (host-1, pid 4242)");
 
     /// <summary>Validation accuracy rises for two epochs, then falls: epoch 2 stays the best.</summary>
     public static EpochProgress Epoch(int epoch)

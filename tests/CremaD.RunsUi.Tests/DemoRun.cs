@@ -14,6 +14,9 @@ internal sealed class DemoRun
 {
     public const int Epochs = 12;
 
+    /// <summary>The trainer the demo run names.</summary>
+    public const string Worker = "trainer (aca-replica-7f9c, pid 1)";
+
     private DemoRun(RunStatus status, string artifactsDirectory)
     {
         Status = status;
@@ -85,7 +88,7 @@ internal sealed class DemoRun
             new TrainingStageStatus("cpu", Epochs,
                 [.. history.Select(e => new EpochProgress(e.Epoch, e.TrainLoss, e.TrainAccuracy, e.ValidationLoss, e.ValidationAccuracy, e.LearningRate,
                     e.Seconds, history.Take(e.Epoch).MaxBy(h => h.ValidationAccuracy)!.Epoch, history.Take(e.Epoch).Max(h => h.ValidationAccuracy)))],
-                best.Epoch, best.ValidationAccuracy, true, false),
+                best.Epoch, best.ValidationAccuracy, true, false, Worker),
             new EvaluationStageStatus(summary.Metrics.Accuracy, summary.Metrics.MacroF1,
                 [.. Emotions.Names.Select(name => new ClassRecall(name, summary.Metrics.PerClassRecall[name]))], summary.Metrics.Samples),
             [

@@ -104,6 +104,7 @@ public sealed class RunsUiBrowserTests(ITestOutputHelper output)
             await Expect(page.Locator("#recall")).ToContainTextAsync("anger");
             await Expect(page.Locator("#summary")).ToContainTextAsync(Percent(Run.Status.Evaluation.Accuracy));
             await Expect(page.Locator("#summary")).ToContainTextAsync("acted emotions");
+            await Expect(page.Locator("#summary")).ToContainTextAsync($"on {DemoRun.Worker}");
             await Expect(page.Locator("#cancel-run")).ToHaveCountAsync(0);
             await ExpectImageLoadedAsync("#confusion-matrix");
             await ExpectImageLoadedAsync("#artifacts [data-preview='training_curves.png'] img");
@@ -236,6 +237,7 @@ public sealed class RunsUiBrowserTests(ITestOutputHelper output)
             for (var fold = 1; fold <= DemoSweep.Folds; fold++)
             {
                 await Expect(page.Locator($"#sweep-folds tr[data-fold='{fold}']")).ToContainTextAsync(Percent(accuracies[fold - 1]));
+                await Expect(page.Locator($"#sweep-folds tr[data-fold='{fold}']")).ToContainTextAsync(DemoRun.Worker);
             }
             await Expect(page.Locator("#fold-chart rect[fill='#4c6ef5']")).ToHaveCountAsync(DemoSweep.Folds + 1); // + the legend's
             var card = ModelCard.FromJson(await host.Client.GetStringAsync($"/sweeps/{sweepId}/model_card.json"));

@@ -52,6 +52,8 @@ public sealed class SweepTests(RabbitMqFixture rabbit, AzuriteFixture azurite)
         Assert.True(status!.Stage == RunStage.Completed, string.Join("\n", await Task.WhenAll(status.FoldRuns.Select(async f =>
             cluster.Describe((await cluster.States.GetAsync(f.RunId))!)))));
         Assert.Equal(3, status.CompletedFolds);
+        // Each fold names the replica that trained it (which one is the competing consumers' business).
+        Assert.All(status.FoldRuns, f => Assert.Matches(@"^trainer-[12] \(.+, pid \d+\)$", f.Worker));
         Assert.Equal(status.FoldRuns.Average(f => f.Accuracy!.Value), status.AccuracyMean!.Value, 9);
         Assert.Equal(status.FoldRuns.Average(f => f.MacroF1!.Value), status.MacroF1Mean!.Value, 9);
 

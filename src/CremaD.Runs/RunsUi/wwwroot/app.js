@@ -455,7 +455,8 @@ function summaryCards(run) {
     card("Clips", f.clips ? `${f.clipsExtracted}/${f.clips}` : f.clipsExtracted || "–",
       `${f.clipsRejected || run.rejectedClips.length} rejected${f.reused ? " · features reused" : ""}${f.audioSeconds ? ` · ${(f.audioSeconds / 60).toFixed(1)} min audio` : ""}`),
     card("Shards", f.shardCount ? `${f.completedShards.length}/${f.shardCount}` : f.reused ? "reused" : "–", f.ready ? "features ready" : ""),
-    card("Epochs", tr.maxEpochs ? `${tr.history.length}/${tr.maxEpochs}` : "–", [tr.device, tr.stoppedEarly ? "stopped early" : null].filter(Boolean).join(" · ")),
+    card("Epochs", tr.maxEpochs ? `${tr.history.length}/${tr.maxEpochs}` : "–", [tr.device, tr.stoppedEarly ? "stopped early" : null].filter(Boolean).join(" · ") +
+      (tr.worker ? ` · on ${tr.worker}` : "")),
     card("Best validation", tr.bestEpoch ? pct(tr.bestValidationAccuracy) : "–", tr.bestEpoch ? `epoch ${tr.bestEpoch}` : ""),
     card("Test accuracy", ev ? pct(ev.accuracy) : "–", ev ? `${ev.samples} test clips` : ""),
     card("Macro F1", ev ? pct(ev.macroF1) : "–", ""),
@@ -688,12 +689,13 @@ function sweepView(sweepId) {
       card("Dataset", el("span", { class: "mono", style: { fontSize: "14px" } }, sweep.dataset), `submitted ${fmtTime(sweep.submittedAt, true)}`)));
     replace(folds,
       el("div", { class: "panel flush" }, el("table", { id: "sweep-folds" },
-        el("thead", {}, el("tr", {}, ["Fold", "Run", "Stage", "Progress", "Test accuracy", "Macro F1"].map((h) => el("th", { class: ["Test accuracy", "Macro F1"].includes(h) ? "num" : "" }, h)))),
+        el("thead", {}, el("tr", {}, ["Fold", "Run", "Stage", "Progress", "Trainer", "Test accuracy", "Macro F1"].map((h) => el("th", { class: ["Test accuracy", "Macro F1"].includes(h) ? "num" : "" }, h)))),
         el("tbody", {}, sweep.foldRuns.map((f) => el("tr", { "data-fold": f.fold },
           el("td", {}, `${f.fold} of ${sweep.folds}`),
           el("td", {}, el("a", { href: `#/runs/${f.runId}`, class: "mono small" }, shortId(f.runId))),
           el("td", {}, el("span", { class: `badge ${STAGE_CLASS[f.stage] || "plain"}` }, words(f.stage))),
           el("td", {}, progressBar(f)),
+          el("td", { class: "small muted" }, f.worker || ""),
           el("td", { class: "num" }, f.accuracy === null ? "" : pct(f.accuracy)),
           el("td", { class: "num" }, f.macroF1 === null ? "" : pct(f.macroF1))))))),
       foldChart(sweep));
