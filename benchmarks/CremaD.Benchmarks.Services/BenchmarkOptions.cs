@@ -1,4 +1,5 @@
 using System.Globalization;
+using CremaD.Contracts;
 using CremaD.LocalInfrastructure;
 
 namespace CremaD.Benchmarks.Services;
@@ -52,6 +53,12 @@ public sealed record BenchmarkOptions
     /// <summary>Also write the JSON results to this file.</summary>
     public string? OutputFile { get; init; }
 
+    /// <summary>Measure a cross-validation sweep of this many folds instead of one run (<see cref="SweepBenchmark"/>); 0: no sweep.</summary>
+    public int SweepFolds { get; init; }
+
+    /// <summary>Trainer-replica counts a sweep is measured with, each trainer with cores/N threads.</summary>
+    public IReadOnlyList<int> TrainerReplicas { get; init; } = [1, 2];
+
     /// <summary>Keep the services' logs (their folder is printed) instead of deleting them.</summary>
     public bool KeepLogs { get; init; }
 
@@ -76,6 +83,9 @@ public sealed record BenchmarkOptions
           --skip-local              do not run the local pipeline (no overhead ratio)
           --json                    print the results as JSON only
           --out FILE                also write the JSON results to FILE
+          --sweep K                 instead: a K-fold cross-validation sweep (POST /sweeps) per trainer-replica count,
+                                    reporting its wall time, how many folds trained at once, and which replica trained each
+          --trainer-replicas LIST   trainer processes for --sweep, each with cores/N threads (default 1,2)
           --keep-logs               keep the services' logs
           --help                    this text
         """;
@@ -126,6 +136,19 @@ public sealed record BenchmarkOptions
                 "--json" => options with { Json = true },
                 "--out" => options with { OutputFile = Path.GetFullPath(Value()) },
                 "--keep-logs" => options with { KeepLogs = true },
+                "--sweep" => options with
+                {
+                    SweepFolds = Positive(arg, Value()) is var folds and >= 3 and <= FoldRef.MaxCount
+                        ? folds
+                        : throw new BenchmarkUsageException($"--sweep needs 3..{FoldRef.MaxCount} folds, got {args[i]}."),
+                },
+                "--trainer-replicas" => options with
+                {
+                    TrainerReplicas = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Select(n => Positive(arg, n)).ToList() is { Count: > 0 } replicas
+                        ? replicas
+                        : throw new BenchmarkUsageException("--trainer-replicas needs at least one count, e.g. 1,2."),
+                },
                 _ => throw new BenchmarkUsageException($"unknown option '{arg}' (--help lists them)."),
             };
             if (options is null) return null;

@@ -26,6 +26,14 @@ Console.CancelKeyPress += (_, e) =>
 try
 {
     // Progress goes to standard error, so that --json leaves standard output to the results.
+    if (options.SweepFolds > 0)
+    {
+        var sweeps = await new SweepBenchmark(options, Console.Error).RunAsync(interrupt.Token);
+        var sweepJson = SweepBenchmark.ToJson(sweeps);
+        if (options.OutputFile is { } sweepFile) await File.WriteAllTextAsync(sweepFile, sweepJson + Environment.NewLine);
+        Console.WriteLine(options.Json ? sweepJson : SweepBenchmark.ToText(sweeps, options.SweepFolds));
+        return 0;
+    }
     var results = await new ServicesBenchmark(options, Console.Error).RunAsync(interrupt.Token);
     var json = results.ToJson();
     if (options.OutputFile is { } file) await File.WriteAllTextAsync(file, json + Environment.NewLine);
