@@ -69,6 +69,15 @@ public sealed class RunsClient(HttpClient http)
         return await response.Content.ReadFromJsonAsync<SweepStatus>(ServiceJson.Options, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>The newest sweeps, newest submission first (at most <paramref name="limit"/>; the API's default: 20).</summary>
+    public async Task<IReadOnlyList<SweepStatus>> ListSweepsAsync(CancellationToken cancellationToken, int? limit = null)
+    {
+        using var untraced = OpenTelemetry.SuppressInstrumentationScope.Begin();
+        using var response = await http.GetAsync(limit is { } n ? $"sweeps?limit={n}" : "sweeps", cancellationToken).ConfigureAwait(false);
+        await EnsureSuccessAsync(response, cancellationToken).ConfigureAwait(false);
+        return await response.Content.ReadFromJsonAsync<List<SweepStatus>>(ServiceJson.Options, cancellationToken).ConfigureAwait(false) ?? [];
+    }
+
     /// <summary>The sweep's merged model card, as JSON (<paramref name="markdown"/>: as Markdown).</summary>
     public async Task<string> GetSweepModelCardAsync(Guid sweepId, bool markdown, CancellationToken cancellationToken)
     {

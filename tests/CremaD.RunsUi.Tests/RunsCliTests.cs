@@ -68,6 +68,25 @@ public sealed class RunsCliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Sweeps_lists_the_newest_sweeps_with_their_folds_and_statistics()
+    {
+        var api = _host.Address.AbsoluteUri;
+        var sweep = await _host.AddSweepAsync();
+        var (code, output, error) = await RunAsync("runs", "sweeps", "--api", api, "--api-key-file", _keyFile);
+        Assert.True(code == 0, error);
+        var line = Assert.Single(output.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith(sweep.Record.SweepId.ToString("D"), StringComparison.Ordinal));
+        var accuracies = sweep.Runs.Select(r => r.Evaluation!.Accuracy).ToList();
+        Assert.Contains("completed", line, StringComparison.Ordinal);
+        Assert.Contains("3/3", line, StringComparison.Ordinal);
+        Assert.Contains((100 * accuracies.Average()).ToString("F1", System.Globalization.CultureInfo.InvariantCulture) + " ± ", line, StringComparison.Ordinal);
+        Assert.EndsWith("cv demo", line.TrimEnd(), StringComparison.Ordinal);
+
+        var (bad, _, badError) = await RunAsync("runs", "sweeps", "--limit", "0", "--api", api, "--api-key-file", _keyFile);
+        Assert.NotEqual(0, bad);
+        Assert.Contains("limit must be in [1, 100]", badError, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Sweep_submits_one_run_per_fold_each_named_after_its_fold()
     {
         var api = _host.Address.AbsoluteUri;

@@ -23,6 +23,7 @@ public static class RunsCommand
         command.Subcommands.Add(CreateShow());
         command.Subcommands.Add(CreateSubmit());
         command.Subcommands.Add(CreateSweep());
+        command.Subcommands.Add(CreateSweeps());
         command.Subcommands.Add(CreateCancel());
         command.Subcommands.Add(CreateDownload());
         return command;
@@ -158,7 +159,7 @@ public static class RunsCommand
             foreach (var fold in status.FoldRuns)
             {
                 console.Line(string.Create(CultureInfo.InvariantCulture,
-                    $"fold {fold.Fold} ({fold.RunId:D}): {fold.Stage.ToString().ToLowerInvariant()}{(fold.Accuracy is { } a ? $", test accuracy {a:P1}, macro F1 {fold.MacroF1:F3}" : "")}"));
+                    $"fold {fold.Fold} ({fold.RunId:D}): {fold.Stage.ToString().ToLowerInvariant()}{(fold.Accuracy is { } a ? $", test accuracy {a:P1}, macro F1 {fold.MacroF1:F3}" : "")}{(fold.Worker is { } w ? $", trained on {w}" : "")}"));
             }
             if (status.AccuracyMean is { } mean)
             {
@@ -167,6 +168,30 @@ public static class RunsCommand
             }
             if (status.Stage != RunStage.Completed) return 1;
             console.Line(await Call(() => client.GetSweepModelCardAsync(submitted.SweepId, markdown: true, cancellationToken)).ConfigureAwait(false));
+            return CliConsole.ExitOk;
+        });
+        return command;
+    }
+
+    /// <summary><c>cremad runs sweeps</c>: the newest cross-validation sweeps with their mean ± sd.</summary>
+    private static Command CreateSweeps()
+    {
+        var connection = new Connection();
+        var limit = new Option<int>("--limit") { Description = "Sweeps to show, newest first (1..100)", DefaultValueFactory = _ => 20 };
+        var command = new Command("sweeps", "List the newest cross-validation sweeps: folds done, test accuracy and macro-F1 (mean ± sd over the folds)");
+        connection.AddTo(command);
+        command.Options.Add(limit);
+        CliConsole.SetAction(command, async (parseResult, console, cancellationToken) =>
+        {
+            var sweeps = await Call(() => connection.Open(parseResult).ListSweepsAsync(cancellationToken, parseResult.GetValue(limit))).ConfigureAwait(false);
+            console.Line($"{"sweep",-36}  {"stage",-10} {"folds",5}  {"submitted (UTC)",-19}  {"accuracy",-14}  {"macro-F1",-13}  name");
+            foreach (var sweep in sweeps)
+            {
+                var accuracy = sweep.AccuracyMean is { } a ? string.Create(CultureInfo.InvariantCulture, $"{100 * a:F1} ± {100 * sweep.AccuracySd:F1} %") : "";
+                var macroF1 = sweep.MacroF1Mean is { } f ? string.Create(CultureInfo.InvariantCulture, $"{f:F3} ± {sweep.MacroF1Sd:F3}") : "";
+                console.Line(string.Create(CultureInfo.InvariantCulture,
+                    $"{sweep.SweepId,-36}  {sweep.Stage.ToString().ToLowerInvariant(),-10} {sweep.CompletedFolds + "/" + sweep.Folds,5}  {sweep.SubmittedAt.UtcDateTime,-19:yyyy-MM-dd HH:mm:ss}  {accuracy,-14}  {macroF1,-13}  {sweep.Name}"));
+            }
             return CliConsole.ExitOk;
         });
         return command;
